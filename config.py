@@ -1,0 +1,83 @@
+"""Settings: defaults here, overridden by the environment variables of SPEC section 5."""
+import os
+
+DEFAULT_SECRET_KEY = "dev-only-change-me"
+
+
+def _int(name, default):
+    return int(os.environ.get(name, default))
+
+
+def _bool(name, default):
+    return os.environ.get(name, str(default)).strip().lower() in {"1", "true", "yes", "on"}
+
+
+class Config:
+    # "development" (make run) or "production" (everything else).
+    PORTAL_ENV = os.environ.get("PORTAL_ENV", "production")
+    SECRET_KEY = os.environ.get("SECRET_KEY", DEFAULT_SECRET_KEY)
+    # Key of the HMAC pre-hash in front of bcrypt (OWASP "pre-hashing with a pepper").
+    PASSWORD_PEPPER = os.environ.get("PASSWORD_PEPPER", "")
+
+    SQLALCHEMY_DATABASE_URI = os.environ.get("DATABASE_URL")  # None: SQLite in the instance folder
+    SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
+
+    RATELIMIT_STORAGE_URI = os.environ.get("RATELIMIT_STORAGE_URI", "memory://")
+    RATELIMIT_IN_MEMORY_FALLBACK_ENABLED = True
+    RATELIMIT_SWALLOW_ERRORS = True
+    RATELIMIT_HEADERS_ENABLED = True
+    RATELIMIT_KEY_PREFIX = "efactura"
+    RATELIMIT_LOGIN = os.environ.get("RATELIMIT_LOGIN", "20/minute;200/hour")
+    RATELIMIT_CAPTCHA = os.environ.get("RATELIMIT_CAPTCHA", "60/minute")
+    RATELIMIT_CAPTCHA_AUDIO = os.environ.get("RATELIMIT_CAPTCHA_AUDIO", "6/minute;30/hour")
+    RATELIMIT_PAGES = os.environ.get("RATELIMIT_PAGES", "120/minute")
+
+    MAIL_SERVER = os.environ.get("MAIL_SERVER")  # None: messages go to the instance outbox folder
+    MAIL_PORT = _int("MAIL_PORT", 25)
+    MAIL_USE_TLS = _bool("MAIL_USE_TLS", False)
+    MAIL_USERNAME = os.environ.get("MAIL_USERNAME")
+    MAIL_PASSWORD = os.environ.get("MAIL_PASSWORD")
+    MAIL_DEFAULT_SENDER = os.environ.get("MAIL_DEFAULT_SENDER", "e-Factura Acceso <no-responder@efactura.example>")
+    PUBLIC_BASE_URL = os.environ.get("PUBLIC_BASE_URL", "http://127.0.0.1:5000")
+
+    LOGIN_MAX_ATTEMPTS = _int("LOGIN_MAX_ATTEMPTS", 5)
+    LOCKOUT_MINUTES = _int("LOCKOUT_MINUTES", 15)
+    INACTIVITY_DAYS = _int("INACTIVITY_DAYS", 183)
+    BCRYPT_ROUNDS = _int("BCRYPT_ROUNDS", 12)
+    RESET_LINK_HOURS = _int("RESET_LINK_HOURS", 24)
+    DISPLAY_TIMEZONE = os.environ.get("DISPLAY_TIMEZONE", "America/Mexico_City")
+    TRUSTED_PROXIES = _int("TRUSTED_PROXIES", 0)
+
+    # A user name keeps needing the CAPTCHA while its last failure is this recent.
+    CAPTCHA_FAILURE_HOURS = _int("CAPTCHA_FAILURE_HOURS", 24)
+    CAPTCHA_TTL_SECONDS = _int("CAPTCHA_TTL_SECONDS", 300)
+    CAPTCHA_TEST_ANSWER = os.environ.get("CAPTCHA_TEST_ANSWER")
+
+    SESSION_IDLE_MINUTES = _int("SESSION_IDLE_MINUTES", 15)
+    SESSION_MAX_HOURS = _int("SESSION_MAX_HOURS", 8)
+    SESSION_COOKIE_NAME = "efactura_sesion"
+    SESSION_COOKIE_HTTPONLY = True
+    SESSION_COOKIE_SAMESITE = "Lax"
+    SESSION_COOKIE_SECURE = PORTAL_ENV != "development"
+
+    WTF_CSRF_TIME_LIMIT = 3600 * 2
+    MAX_CONTENT_LENGTH = 64 * 1024
+    CONTENT_FILE = os.environ.get("CONTENT_FILE")  # None: portal/content/acceso.toml
+
+
+class TestConfig(Config):
+    TESTING = True
+    PORTAL_ENV = "test"
+    SECRET_KEY = "test-secret-key"
+    SQLALCHEMY_DATABASE_URI = os.environ.get("TEST_DATABASE_URL", "sqlite://")
+    RATELIMIT_STORAGE_URI = os.environ.get("TEST_RATELIMIT_STORAGE_URI", "memory://")
+    RATELIMIT_ENABLED = False
+    MAIL_SERVER = None
+    PUBLIC_BASE_URL = "https://acceso.efactura.example"
+    BCRYPT_ROUNDS = 4
+    CAPTCHA_TEST_ANSWER = "PRUEBA"
+    SESSION_COOKIE_SECURE = False
+    LOGIN_MAX_ATTEMPTS = 5
+    LOCKOUT_MINUTES = 15
+    INACTIVITY_DAYS = 183
+    TRUSTED_PROXIES = 0

@@ -1,0 +1,110 @@
+"""e-Factura Acceso: the customer access portal (Flask application factory)."""
+import logging
+import os
+
+import jinja2
+from flask import Flask, render_template, request
+from flask_wtf.csrf import CSRFError
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from config import DEFAULT_SECRET_KEY, Config
+
+from . import clock, content, mail, sessions
+from .extensions import csrf, db, limiter
+from .extensions import mail as mail_extension
+from .htmx import render
+
+CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self'; "
+       "media-src 'self'; connect-src 'self'; font-src 'self'; object-src 'none'; "
+       "base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
+
+
+def create_app(config_class=Config, **overrides):
+    app = Flask(__name__, instance_relative_config=True)
+    app.config.from_object(config_class)
+    app.config.update(overrides)
+    os.makedirs(app.instance_path, exist_ok=True)
+    if not app.config.get("SQLALCHEMY_DATABASE_URI"):
+        app.config["SQLALCHEMY_DATABASE_URI"] = "sqlite:///" + os.path.join(app.instance_path, "portal.db")
+    _refuse_unsafe_settings(app)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+    if app.config["TRUSTED_PROXIES"] > 0:
+        n = app.config["TRUSTED_PROXIES"]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=0)
+
+    app.jinja_loader = jinja2.ChoiceLoader([
+        app.jinja_loader,
+        jinja2.PrefixLoader({"partials": jinja2.FileSystemLoader(os.path.join(app.root_path, "partials"))}),
+    ])
+    app.jinja_env.globals.update(content=content.load, local_time=clock.local)
+
+    db.init_app(app)
+    csrf.init_app(app)
+    limiter.init_app(app)
+    mail_extension.init_app(app)
+
+    from . import accounts, database
+    database.init_app(app)
+    accounts.init_app(app)
+
+    from .views import access, captcha, home
+    app.register_blueprint(access.bp)
+    app.register_blueprint(captcha.bp)
+    app.register_blueprint(home.bp)
+
+    app.before_request(sessions.load)
+    app.after_request(mail.after_request)
+    app.after_request(_security_headers)
+    _error_handlers(app)
+    return app
+
+
+def _refuse_unsafe_settings(app):
+    config = app.config
+    if config["SECRET_KEY"] == DEFAULT_SECRET_KEY and config["PORTAL_ENV"] != "development":
+        raise RuntimeError("SECRET_KEY is the development default: set SECRET_KEY to start outside development.")
+    if config.get("CAPTCHA_TEST_ANSWER") and not config.get("TESTING"):
+        raise RuntimeError("CAPTCHA_TEST_ANSWER is only for automated tests (TESTING); unset it.")
+
+
+def _security_headers(response):
+    headers = response.headers
+    headers.setdefault("Content-Security-Policy", CSP)
+    headers["X-Content-Type-Options"] = "nosniff"
+    headers["Referrer-Policy"] = "no-referrer"
+    headers["X-Frame-Options"] = "DENY"
+    headers["Cross-Origin-Opener-Policy"] = "same-origin"
+    headers["Permissions-Policy"] = "camera=(), microphone=(), geolocation=()"
+    if request.endpoint != "static":
+        headers["Cache-Control"] = "no-store"
+    if request.is_secure:
+        headers["Strict-Transport-Security"] = "max-age=31536000"
+    return response
+
+
+def _error_handlers(app):
+    @app.errorhandler(CSRFError)
+    def csrf_refused(error):
+        return render("session-expired", status=400)
+
+    @app.errorhandler(429)
+    def too_many(error):
+        return render("rate-limited", status=429)
+
+    @app.errorhandler(404)
+    def not_found(error):
+        return render_template("error.html", status=404), 404
+
+    @app.errorhandler(405)
+    def not_allowed(error):
+        return render_template("error.html", status=405), 405
+
+    @app.errorhandler(413)
+    def too_large(error):
+        return render_template("error.html", status=413), 413
+
+    @app.errorhandler(500)
+    def server_error(error):
+        db.session.rollback()
+        return render_template("error.html", status=500), 500

@@ -1,0 +1,214 @@
+"""Accounts and the sign-in rules of SPEC section 2 (no HTML, no request)."""
+import unicodedata
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+import click
+from flask import current_app
+from flask.cli import AppGroup
+from sqlalchemy import select
+
+from . import audit, clock, lockout, mail, passwords, usernames
+from .extensions import db
+from .models import User
+
+OK = "ok"
+INVALID = "invalid"          # wrong user or wrong password: one answer for both
+CAPTCHA = "captcha"          # the CAPTCHA was required and not solved; no password checked
+LOCKED = "locked"            # failure lock; no password checked
+INACTIVE = "inactive"        # right password, no sign-in for INACTIVITY_DAYS
+DISABLED = "disabled"        # right password, account disabled by support
+
+
+@dataclass(frozen=True)
+class SignIn:
+    outcome: str
+    username: str
+    user: User | None = None
+    locked_until: datetime | None = None
+    previous_login_at: datetime | None = None
+    previous_login_ip: str | None = None
+
+
+def find(username):
+    return db.session.scalar(select(User).where(User.username == usernames.canonical(username)))
+
+
+def is_inactive(user, now):
+    days = current_app.config["INACTIVITY_DAYS"]
+    last = max(t for t in (user.created_at, user.last_login_at, user.reactivated_at) if t)
+    return now - last > timedelta(days=days)
+
+
+def needs_captcha(username):
+    return lockout.has_recent_failures(usernames.canonical(username))
+
+
+def authenticate(typed_name, password, client_ip, captcha_shown=False, captcha_solved=lambda: False):
+    """Apply every sign-in rule in order; the caller starts the session on OK."""
+    name = usernames.canonical(typed_name)
+    until = lockout.locked_until(name)
+    if until:
+        return _refuse(LOCKED, name, client_ip, locked_until=until)
+    if (captcha_shown or lockout.has_recent_failures(name)) and not captcha_solved():
+        return _refuse(CAPTCHA, name, client_ip)
+    claim = lockout.claim_attempt(name)
+    if not claim.granted:
+        return _refuse(LOCKED, name, client_ip, locked_until=claim.locked_until)
+
+    user = db.session.scalar(select(User).where(User.username == name))
+    if user is None:
+        matches = passwords.verify_dummy(password)
+    else:
+        matches = passwords.verify(password, user.password_hash)
+    if not matches:
+        return _failed(name, user, client_ip, claim)
+
+    lockout.clear(name)
+    now = clock.now()
+    if user.disabled:
+        return _refuse(DISABLED, name, client_ip, user=user)
+    if is_inactive(user, now):
+        return _refuse(INACTIVE, name, client_ip, user=user)
+    if passwords.needs_rehash(user.password_hash):
+        user.password_hash = passwords.hash_password(password)
+    result = SignIn(OK, name, user, previous_login_at=user.last_login_at, previous_login_ip=user.last_login_ip)
+    user.last_login_at, user.last_login_ip = now, client_ip
+    audit.record("login", name, OK, client_ip)
+    db.session.commit()
+    return result
+
+
+def _refuse(outcome, name, client_ip, user=None, locked_until=None):
+    audit.record("login", name, outcome, client_ip)
+    db.session.commit()
+    return SignIn(outcome, name, user, locked_until=locked_until)
+
+
+def _failed(name, user, client_ip, claim):
+    audit.record("login", name, INVALID, client_ip, known=user is not None)
+    if not claim.locks:
+        db.session.commit()
+        return SignIn(INVALID, name)
+    audit.record("lock", name, "locked", client_ip, until=claim.locked_until.isoformat())
+    if user is not None and user.email:
+        mail.queue(
+            user.email, "Aviso de seguridad: su usuario fue bloqueado", "lock_notice",
+            user=user, at=clock.local(clock.now()), until=clock.local(claim.locked_until),
+            client_ip=client_ip, minutes=current_app.config["LOCKOUT_MINUTES"],
+            base_url=current_app.config["PUBLIC_BASE_URL"].rstrip("/"),
+        )
+    db.session.commit()
+    return SignIn(LOCKED, name, locked_until=claim.locked_until)
+
+
+def create_user(username, password, email, name="", question=None, answer=None, last_login=None):
+    """A new account (support's CLI); raises ValueError with a message for a bad input."""
+    canonical = usernames.canonical(username)
+    if not canonical or len(canonical) > usernames.MAX_LENGTH:
+        raise ValueError("El usuario está vacío o es demasiado largo.")
+    if find(canonical) is not None:
+        raise ValueError(f"El usuario {canonical} ya existe.")
+    if (question is None) != (answer is None):
+        raise ValueError("La pregunta secreta y su respuesta van juntas.")
+    user = User(
+        username=canonical, display_name=name or "", email=email,
+        password_hash=passwords.hash_password(password), created_at=clock.now(),
+        secret_question=question, answer_hash=answers_hash(answer) if answer else None,
+        last_login_at=last_login, session_epoch=0, disabled=False,
+    )
+    db.session.add(user)
+    audit.record("account_created", canonical, OK, "cli")
+    db.session.commit()
+    return user
+
+
+def answers_hash(answer):
+    """Secret answers are hashed like passwords, after normalisation (SPEC section 3)."""
+    return passwords.hash_password(normalise_answer(answer))
+
+
+def normalise_answer(answer):
+    decomposed = unicodedata.normalize("NFKD", answer.casefold())
+    return "".join(c for c in decomposed if not unicodedata.combining(c) and not c.isspace())
+
+
+def unlock(username, by="cli"):
+    """Lift both locks: the failure lock and the inactivity lock."""
+    name = usernames.canonical(username)
+    lockout.clear(name)
+    user = find(name)
+    if user is not None:
+        user.reactivated_at = clock.now()
+    audit.record("unlock", name, OK, by)
+    db.session.commit()
+    return user
+
+
+# Support CLI: flask --app wsgi users ...
+
+users_cli = AppGroup("users", help="Cuentas de usuario (soporte).")
+
+
+def init_app(app):
+    app.cli.add_command(users_cli)
+
+
+def _when(moment):
+    return f"{clock.local(moment):%Y-%m-%d %H:%M %Z}" if moment else "nunca"
+
+
+@users_cli.command("create")
+@click.argument("username")
+@click.option("--password", required=True, help="Contraseña inicial.")
+@click.option("--email", required=True, help="Correo electrónico registrado.")
+@click.option("--name", default="", help="Nombre para mostrar.")
+@click.option("--question", default=None, help="Pregunta secreta (sin ella, el primer ingreso la pide).")
+@click.option("--answer", default=None, help="Respuesta a la pregunta secreta.")
+@click.option("--last-login", "last_login", default=None, help="Último ingreso, fecha ISO (migraciones).")
+def create_command(username, password, email, name, question, answer, last_login):
+    """Create an account."""
+    try:
+        when = datetime.fromisoformat(last_login) if last_login else None
+    except ValueError:
+        raise click.BadParameter("use una fecha ISO, p. ej. 2026-05-31 o 2026-05-31T14:30", param_hint="--last-login")
+    if when is not None and when.tzinfo is not None:
+        when = when.astimezone(UTC).replace(tzinfo=None)
+    try:
+        user = create_user(username, password, email, name, question, answer, when)
+    except ValueError as error:
+        raise click.ClickException(str(error))
+    click.echo(f"Usuario {user.username} creado.")
+
+
+@users_cli.command("show")
+@click.argument("username")
+def show_command(username):
+    """State, locks, failures and last sign-in of an account."""
+    name = usernames.canonical(username)
+    user = find(name)
+    throttle = lockout.state(name)
+    now = clock.now()
+    if user is None:
+        click.echo(f"Usuario {name}: no existe.")
+    else:
+        state = "deshabilitado" if user.disabled else "inactivo (bloqueo por inactividad)" if is_inactive(user, now) else "activo"
+        click.echo(f"Usuario:           {user.username}")
+        click.echo(f"Nombre:            {user.display_name}")
+        click.echo(f"Correo:            {user.email}")
+        click.echo(f"Estado:            {state}")
+        click.echo(f"Pregunta secreta:  {'registrada' if user.secret_question else 'pendiente (primer ingreso)'}")
+        click.echo(f"Último ingreso:    {_when(user.last_login_at)} desde {user.last_login_ip or '-'}")
+    failures = throttle.failures if throttle else 0
+    until = throttle.locked_until if throttle else None
+    click.echo(f"Fallos seguidos:   {failures}")
+    click.echo(f"Bloqueo por fallos: {'hasta ' + _when(until) if until else 'no'}")
+
+
+@users_cli.command("unlock")
+@click.argument("username")
+def unlock_command(username):
+    """Lift the failure lock and the inactivity lock."""
+    user = unlock(username)
+    name = user.username if user else usernames.canonical(username)
+    click.echo(f"Usuario {name} desbloqueado." if user else f"Usuario {name}: no existe; se borraron sus fallos.")

@@ -1,0 +1,12 @@
+"""Form parsing and validation (Flask-WTF); templates write the HTML themselves."""
+from flask_wtf import FlaskForm
+from wtforms import PasswordField, StringField
+from wtforms.validators import DataRequired, Length, Optional
+
+from .usernames import MAX_LENGTH
+
+
+class LoginForm(FlaskForm):
+    username = StringField("Usuario", validators=[DataRequired(), Length(max=MAX_LENGTH)])
+    password = PasswordField("Contraseña", validators=[DataRequired(), Length(max=1024)])
+    captcha = StringField("Texto de la imagen", validators=[Optional(), Length(max=32)])

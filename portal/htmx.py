@@ -1,0 +1,44 @@
+"""The one place that reads HX-* headers: fragment or whole page, and redirects for both."""
+from flask import make_response, redirect, render_template, request, url_for
+
+
+def is_htmx():
+    return (request.headers.get("HX-Request") == "true"
+            and request.headers.get("HX-History-Restore-Request") != "true")
+
+
+def render(fragment, status=200, page=None, oob=(), retarget=None, **context):
+    """The bare fragment for htmx, else the access page with the fragment in its place.
+
+    page: the fragment the whole page shows in its main region, when that is the one that
+    holds this fragment (a failed sign-in shows the login form with its error box inside).
+    oob: more fragments sent along out-of-band into their slots (htmx only).
+    retarget: CSS selector the htmx response replaces instead of the request's target.
+    """
+    if is_htmx():
+        body = render_template(f"partials/{fragment}.html", **context)
+        body += "".join(render_template("oob-slot.html", slot=name, **context) for name in oob)
+        response = _response(body, status)
+        if retarget:
+            response.headers["HX-Retarget"] = retarget
+            response.headers["HX-Reswap"] = "outerHTML"
+    else:
+        response = _response(render_template("access.html", fragment=page or fragment, **context), status)
+    response.vary.add("HX-Request")
+    return response
+
+
+def redirect_to(endpoint, **values):
+    """303 for a plain POST (Post/Redirect/Get); 200 with HX-Redirect for htmx."""
+    url = url_for(endpoint, **values)
+    if is_htmx():
+        response = _response("", 200)
+        response.headers["HX-Redirect"] = url
+    else:
+        response = redirect(url, 303)
+    response.vary.add("HX-Request")
+    return response
+
+
+def _response(body, status):
+    return make_response(body, status)

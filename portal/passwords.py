@@ -1,0 +1,58 @@
+"""Password hashing: bcrypt over a keyed pre-hash, so any length and any Unicode works.
+
+OWASP Password Storage cheat sheet, "pre-hashing passwords with bcrypt":
+bcrypt(base64(hmac-sha384(password, key))). bcrypt 5 refuses inputs past 72 bytes; the
+pre-hash is always 64 ASCII characters. Hashes imported from the legacy system are plain
+bcrypt and are upgraded on the next successful sign-in.
+"""
+import base64
+import functools
+import hashlib
+import hmac
+import re
+
+import bcrypt
+from flask import current_app
+
+SCHEME = "$hmac-sha384$"
+_BCRYPT_COST = re.compile(r"^\$2[aby]\$(\d\d)\$")
+_PEPPER_DEFAULT = b"e-factura-acceso/password/v1"
+
+
+def _prehash(password):
+    key = current_app.config["PASSWORD_PEPPER"].encode() or _PEPPER_DEFAULT
+    digest = hmac.new(key, password.encode("utf-8", "surrogatepass"), hashlib.sha384).digest()
+    return base64.b64encode(digest)
+
+
+def hash_password(password, rounds=None):
+    rounds = rounds or current_app.config["BCRYPT_ROUNDS"]
+    return SCHEME + bcrypt.hashpw(_prehash(password), bcrypt.gensalt(rounds)).decode()
+
+
+def verify(password, stored):
+    """True when password matches the stored hash (either scheme)."""
+    if stored.startswith(SCHEME):
+        return bcrypt.checkpw(_prehash(password), stored[len(SCHEME):].encode())
+    raw = password.encode("utf-8", "surrogatepass")
+    if len(raw) > 72 or not _BCRYPT_COST.match(stored):
+        return False  # a legacy bcrypt hash can only come from a password of 72 bytes or less
+    return bcrypt.checkpw(raw, stored.encode())
+
+
+def needs_rehash(stored):
+    match = _BCRYPT_COST.match(stored.removeprefix(SCHEME))
+    cost = int(match.group(1)) if match else 0
+    return not stored.startswith(SCHEME) or cost != current_app.config["BCRYPT_ROUNDS"]
+
+
+@functools.cache
+def _dummy_hash(rounds, pepper):
+    return hash_password("una contraseña que nadie tiene", rounds)
+
+
+def verify_dummy(password):
+    """Spend the time of a real check, for user names that do not exist."""
+    config = current_app.config
+    verify(password, _dummy_hash(config["BCRYPT_ROUNDS"], config["PASSWORD_PEPPER"]))
+    return False

@@ -1,0 +1,62 @@
+"""Signed-in sessions on top of Flask's signed cookie.
+
+The cookie carries the user id, the user's session epoch when it began, when it began and
+when it was last used. Raising User.session_epoch signs out every session of that user on
+the server side; idle and absolute limits end a session on their own.
+"""
+import secrets
+from datetime import datetime, timedelta
+
+from flask import current_app, g, session
+
+from . import clock
+from .extensions import db
+from .models import User
+
+
+def begin(user):
+    """A new session for user: nothing of the anonymous one survives (no fixation)."""
+    session.clear()
+    now = clock.now().isoformat()
+    session.update(uid=user.id, epoch=user.session_epoch, sid=secrets.token_urlsafe(16),
+                   auth_at=now, seen_at=now)
+    session.permanent = True
+
+
+def end(user):
+    """Sign out. The epoch rises, so a copy of this cookie kept elsewhere is void too."""
+    revoke_all(user)
+    db.session.commit()
+    session.clear()
+
+
+def revoke_all(user):
+    """Sign out every session of the user, everywhere."""
+    user.session_epoch += 1
+
+
+def load():
+    """g.user for the signed-in user of this request, ending the session if it is void."""
+    g.user = None
+    uid = session.get("uid")
+    if uid is None:
+        return
+    user = db.session.get(User, uid)
+    now = clock.now()
+    if user is None or user.disabled or session.get("epoch") != user.session_epoch or _expired(now):
+        session.clear()
+        g.session_ended = True
+        return
+    session["seen_at"] = now.isoformat()
+    g.user = user
+
+
+def _expired(now):
+    config = current_app.config
+    try:
+        began = datetime.fromisoformat(session["auth_at"])
+        seen = datetime.fromisoformat(session["seen_at"])
+    except (KeyError, TypeError, ValueError):
+        return True
+    return (now - seen > timedelta(minutes=config["SESSION_IDLE_MINUTES"])
+            or now - began > timedelta(hours=config["SESSION_MAX_HOURS"]))

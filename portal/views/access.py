@@ -1,0 +1,84 @@
+"""The access page and sign-in: the login form, its error box, the lock fragments."""
+from flask import Blueprint, g, redirect, session, url_for
+
+from .. import accounts, captcha, clock, lockout, sessions
+from ..extensions import client_address, limit, limiter
+from ..forms import LoginForm
+from ..htmx import redirect_to, render
+
+bp = Blueprint("access", __name__)
+
+@bp.get("/")
+@limiter.limit(limit("RATELIMIT_PAGES"))
+def index():
+    if g.user is not None:
+        return redirect(url_for("home.index"))
+    until = _current_lock()
+    if until:
+        return render("lockout", **_lock_context(until))
+    return render("login-form", **_form_context())
+
+
+@bp.get("/jsp/acceso.jsp")
+def legacy():
+    return redirect(url_for("access.index"), 301)
+
+
+@bp.post("/entrar")
+@limiter.limit(limit("RATELIMIT_LOGIN"))
+def login():
+    form = LoginForm()
+    if not form.validate():
+        return _refused("missing", form.username.data or "")
+    challenge_id = session.pop("captcha_id", None)
+    result = accounts.authenticate(
+        form.username.data, form.password.data, client_address(),
+        captcha_shown=challenge_id is not None,
+        captcha_solved=lambda: captcha.check(challenge_id, form.captcha.data),
+    )
+    session["login_name"] = result.username
+    if result.outcome == accounts.OK:
+        sessions.begin(result.user)
+        session["previous_login"] = [result.previous_login_at and result.previous_login_at.isoformat(),
+                                     result.previous_login_ip]
+        return redirect_to("home.index")
+    if result.outcome == accounts.LOCKED:
+        return render("lockout", retarget="#login-form", **_lock_context(result.locked_until))
+    if result.outcome in (accounts.INACTIVE, accounts.DISABLED):
+        return render("lockout", page="login-form", oob=("captcha",),
+                      **_form_context(form.username.data, blocked=result.outcome, with_captcha=True))
+    return _refused(result.outcome, form.username.data)
+
+
+@bp.get("/bloqueo")
+@limiter.limit(limit("RATELIMIT_PAGES"))
+def lock_status():
+    """Polled by the lockout fragment: the lock again while it lasts, then the form back."""
+    until = _current_lock()
+    if until:
+        return render("lockout", **_lock_context(until))
+    return render("login-form", **_form_context())
+
+
+def _refused(error, typed_name):
+    return render("login-error", page="login-form", oob=("captcha",),
+                  **_form_context(typed_name, error=error, with_captcha=True))
+
+
+def _current_lock():
+    name = session.get("login_name")
+    return lockout.locked_until(name) if name else None
+
+
+def _form_context(typed_name=None, error=None, blocked=None, with_captcha=False):
+    """What the login form shows: the name typed, a message, and the CAPTCHA when due."""
+    name = typed_name if typed_name is not None else session.get("login_name", "")
+    if with_captcha or session.get("captcha_id") or (name and accounts.needs_captcha(name)):
+        session["captcha_id"] = captcha.new_challenge()
+    return {"form": LoginForm(formdata=None), "username": name, "error": error, "blocked": blocked,
+            "captcha_id": session.get("captcha_id")}
+
+
+def _lock_context(until):
+    seconds = max(int((until - clock.now()).total_seconds()), 0) + 1
+    return {"until": clock.local(until), "seconds_left": seconds}

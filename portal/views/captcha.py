@@ -1,0 +1,37 @@
+"""CAPTCHA: a fresh challenge ("No entiendo el texto"), its image and its audio."""
+from flask import Blueprint, abort, make_response, session
+
+from .. import captcha
+from ..extensions import limit, limiter
+from ..forms import LoginForm
+from ..htmx import render
+
+bp = Blueprint("captcha", __name__, url_prefix="/captcha")
+
+
+@bp.get("/nuevo")
+@limiter.limit(limit("RATELIMIT_CAPTCHA"))
+def refresh():
+    session["captcha_id"] = captcha.new_challenge()
+    return render("captcha", page="login-form", form=LoginForm(formdata=None),
+                  username=session.get("login_name", ""), captcha_id=session["captcha_id"])
+
+
+@bp.get("/<challenge_id>.png")
+@limiter.limit(limit("RATELIMIT_CAPTCHA"))
+def image(challenge_id):
+    return _media(captcha.image(challenge_id), "image/png")
+
+
+@bp.get("/<challenge_id>.wav")
+@limiter.limit(limit("RATELIMIT_CAPTCHA_AUDIO"))
+def audio(challenge_id):
+    return _media(captcha.audio(challenge_id), "audio/wav")
+
+
+def _media(data, mimetype):
+    if data is None:
+        abort(404)
+    response = make_response(data)
+    response.mimetype = mimetype
+    return response

@@ -1,0 +1,241 @@
+"""Signing in: success, the one error box, CAPTCHA, canonical names, long passwords."""
+import re
+
+import bcrypt
+import pytest
+from flask import json
+from itsdangerous import base64_decode
+
+from conftest import CAPTCHA, HTMX, PASSWORD, csrf_token, fail, login
+from portal import accounts, passwords
+from portal.extensions import db
+from portal.models import AuthEvent, User
+
+ERROR_TEXT = "La combinación de usuario y contraseña no es correcta."
+
+
+def masked(body):
+    body = re.sub(r'[\w-]{20,}\.[\w-]{6}\.[\w-]{20,}', "TOKEN", body)  # CSRF tokens
+    return re.sub(r"/captcha/[A-Za-z0-9_-]+\.", "/captcha/ID.", body)
+
+
+def test_right_password_signs_in_and_lands_home(client, user):
+    response = login(client, "GOMA800101AB1", PASSWORD)
+    assert response.status_code == 303
+    assert response.headers["Location"] == "/inicio"
+    home = client.get("/inicio").get_data(as_text=True)
+    assert "María Gómez" in home and "Salir" in home
+    assert "primer ingreso" in home
+
+
+def test_htmx_success_is_a_200_with_hx_redirect(client, user):
+    response = login(client, "GOMA800101AB1", PASSWORD, htmx=True)
+    assert response.status_code == 200
+    assert response.headers["HX-Redirect"] == "/inicio"
+    assert "HX-Request" in response.headers["Vary"]
+
+
+def test_home_shows_the_previous_sign_in(app, client, user, clock):
+    client.environ_base["REMOTE_ADDR"] = "198.51.100.7"
+    login(client, "GOMA800101AB1", PASSWORD)
+    client.post("/salir", data={"csrf_token": csrf_token(client, "/inicio")})
+    clock.advance(hours=2)
+    client.environ_base["REMOTE_ADDR"] = "203.0.113.9"
+    login(client, "GOMA800101AB1", PASSWORD)
+    home = client.get("/inicio").get_data(as_text=True)
+    # 18:00 UTC is 12:00 in Mexico City
+    assert "24/11/2026 a las 12:00" in home
+    assert "198.51.100.7" in home
+    with app.app_context():
+        stored = db.session.scalar(db.select(User))
+        assert stored.last_login_ip == "203.0.113.9"
+
+
+def test_unknown_user_and_wrong_password_get_the_same_answer(app, client, user):
+    wrong = login(app.test_client(), "GOMA800101AB1", "Equivocada.1")
+    unknown = login(app.test_client(), "XAXX010101000", "Equivocada.1")
+    assert wrong.status_code == unknown.status_code == 200
+    assert ERROR_TEXT in wrong.get_data(as_text=True)
+    assert "Bloq Mayús" in wrong.get_data(as_text=True)
+    same_name = unknown.get_data(as_text=True).replace("XAXX010101000", "GOMA800101AB1")
+    assert masked(wrong.get_data(as_text=True)) == masked(same_name)
+
+
+def test_unknown_user_costs_a_hash_check_like_a_known_one(client, user, monkeypatch):
+    calls = []
+    real = bcrypt.checkpw
+    monkeypatch.setattr(bcrypt, "checkpw", lambda *a: calls.append(1) or real(*a))
+    login(client, "XAXX010101000", "Equivocada.1")
+    assert calls == [1]
+
+
+def test_error_box_for_htmx_with_the_captcha_out_of_band(client, user):
+    body = login(client, "GOMA800101AB1", "Equivocada.1", htmx=True).get_data(as_text=True)
+    assert body.lstrip().startswith('<div id="login-error"')
+    assert 'role="alert"' in body
+    assert '<div id="captcha-slot" hx-swap-oob="innerHTML">' in body
+    assert 'id="captcha"' in body
+    assert "<html" not in body
+
+
+def test_error_box_inside_the_whole_page_without_htmx(client, user):
+    body = login(client, "GOMA800101AB1", "Equivocada.1").get_data(as_text=True)
+    assert "<!doctype html>" in body
+    assert 'id="login-form"' in body and 'id="login-error"' in body and 'id="captcha"' in body
+    assert 'value="GOMA800101AB1"' in body  # the user name stays typed
+
+
+def test_password_is_case_sensitive(client, user):
+    assert login(client, "GOMA800101AB1", PASSWORD.upper()).status_code == 200
+    assert ERROR_TEXT in login(client, "GOMA800101AB1", PASSWORD.swapcase(), captcha=CAPTCHA).get_data(as_text=True)
+
+
+def test_user_name_is_made_canonical(client, user):
+    assert login(client, "goma-800101-ab1", PASSWORD).status_code == 303
+
+
+def test_empty_fields_get_a_clear_message(client):
+    body = login(client, "", "").get_data(as_text=True)
+    assert "Escriba su usuario y su contraseña." in body
+
+
+def test_no_captcha_before_the_first_failure(client):
+    assert 'id="captcha"' not in client.get("/").get_data(as_text=True)
+
+
+def test_captcha_is_required_after_a_failure(client, user):
+    fail(client, "GOMA800101AB1")
+    assert 'id="captcha"' in client.get("/").get_data(as_text=True)
+    refused = login(client, "GOMA800101AB1", PASSWORD)  # no CAPTCHA answer
+    assert refused.status_code == 200
+    assert "escriba también el texto de la imagen" in refused.get_data(as_text=True)
+    wrong_text = login(client, "GOMA800101AB1", PASSWORD, captcha="NOPE")
+    assert "escriba también el texto de la imagen" in wrong_text.get_data(as_text=True)
+    assert login(client, "GOMA800101AB1", PASSWORD, captcha=CAPTCHA.lower()).status_code == 303
+
+
+def test_captcha_is_required_for_the_name_even_from_a_fresh_browser(app, user):
+    fail(app.test_client(), "GOMA800101AB1")
+    fresh = app.test_client()
+    assert "escriba también" in login(fresh, "GOMA800101AB1", PASSWORD).get_data(as_text=True)
+    assert login(fresh, "GOMA800101AB1", PASSWORD, captcha=CAPTCHA).status_code == 303
+
+
+def test_captcha_is_single_use(app, client, user):
+    token = csrf_token(client)
+    fail(client, "GOMA800101AB1")
+    with client.session_transaction() as session:
+        spent = session["captcha_id"]
+    login(client, "GOMA800101AB1", "Equivocada.2", captcha=CAPTCHA, token=token)
+    with client.session_transaction() as session:
+        session["captcha_id"] = spent  # replay the solved challenge
+    replay = login(client, "GOMA800101AB1", PASSWORD, captcha=CAPTCHA, token=token)
+    assert "escriba también" in replay.get_data(as_text=True)
+
+
+def test_captcha_expires(client, user, clock):
+    token = csrf_token(client)
+    fail(client, "GOMA800101AB1")
+    clock.advance(minutes=6)
+    expired = login(client, "GOMA800101AB1", PASSWORD, captcha=CAPTCHA, token=token)
+    assert "escriba también" in expired.get_data(as_text=True)
+
+
+def test_captcha_answer_is_not_in_the_cookie(client, user):
+    fail(client, "GOMA800101AB1")
+    cookie = client.get_cookie("efactura_sesion").value
+    payload = cookie.lstrip(".").split(".")[0]
+    decoded = base64_decode(payload)
+    if cookie.startswith("."):
+        import zlib
+        decoded = zlib.decompress(decoded)
+    session = json.loads(decoded)
+    assert "captcha_id" in session
+    assert CAPTCHA not in decoded.decode() and CAPTCHA.lower() not in decoded.decode().lower()
+
+
+def test_captcha_image_and_fresh_image(client, user):
+    fail(client, "GOMA800101AB1")
+    with client.session_transaction() as session:
+        first = session["captcha_id"]
+    image = client.get(f"/captcha/{first}.png")
+    assert image.status_code == 200 and image.mimetype == "image/png" and image.data[:4] == b"\x89PNG"
+    fresh = client.get("/captcha/nuevo", headers=HTMX)
+    body = fresh.get_data(as_text=True)
+    assert body.lstrip().startswith('<div id="captcha"')
+    assert "No entiendo el texto" in body
+    with client.session_transaction() as session:
+        assert session["captcha_id"] != first
+    assert f"/captcha/{first}.png" not in body
+    page = client.get("/captcha/nuevo")
+    assert "<!doctype html>" in page.get_data(as_text=True) and 'id="login-form"' in page.get_data(as_text=True)
+
+
+def test_captcha_audio_is_made_once_per_challenge(client, user, monkeypatch):
+    from portal import captcha
+
+    fail(client, "GOMA800101AB1")
+    with client.session_transaction() as session:
+        challenge = session["captcha_id"]
+    made = []
+    real = captcha._audio.generate
+    monkeypatch.setattr(captcha._audio, "generate", lambda text: made.append(text) or real(text))
+    first = client.get(f"/captcha/{challenge}.wav")
+    second = client.get(f"/captcha/{challenge}.wav")
+    assert first.status_code == 200 and first.data[:4] == b"RIFF" and first.data == second.data
+    assert len(made) == 1
+
+
+def test_unknown_captcha_is_not_found(client):
+    assert client.get("/captcha/nada.png").status_code == 404
+
+
+@pytest.mark.parametrize("password", [
+    "Ab1." + "x" * 96,                      # 100 characters
+    "Contraseña.1 " + "ñandú🦜" * 20,        # well past 200 bytes of UTF-8
+])
+def test_long_unicode_passwords_work(app, client, password):
+    assert len(password) >= 100
+    with app.app_context():
+        accounts.create_user("LOPJ750315XY2", password, "juan@example.com")
+    assert login(client, "LOPJ750315XY2", password).status_code == 303
+    # Past bcrypt's 72 bytes, a password sharing the first 72 bytes is still wrong.
+    other = app.test_client()
+    assert login(other, "LOPJ750315XY2", password[:-1] + "!").status_code == 200
+
+
+def test_password_of_200_bytes_is_accepted(app, client):
+    password = "Ñ" * 100
+    assert len(password.encode()) == 200
+    with app.app_context():
+        accounts.create_user("LOPJ750315XY2", password, "juan@example.com")
+    assert login(client, "LOPJ750315XY2", password).status_code == 303
+
+
+def test_hash_is_redone_when_the_cost_changes(app, client, user):
+    app.config["BCRYPT_ROUNDS"] = 5
+    assert login(client, "GOMA800101AB1", PASSWORD).status_code == 303
+    with app.app_context():
+        stored = db.session.scalar(db.select(User)).password_hash
+        assert stored.startswith(passwords.SCHEME + "$2b$05$")
+
+
+def test_legacy_plain_bcrypt_hash_signs_in_and_is_upgraded(app, client, user):
+    with app.app_context():
+        stored = db.session.scalar(db.select(User))
+        stored.password_hash = bcrypt.hashpw(PASSWORD.encode(), bcrypt.gensalt(4)).decode()
+        db.session.commit()
+    assert login(client, "GOMA800101AB1", PASSWORD).status_code == 303
+    with app.app_context():
+        assert db.session.scalar(db.select(User)).password_hash.startswith(passwords.SCHEME)
+
+
+def test_events_are_recorded_without_secrets(app, client, user):
+    fail(client, "GOMA800101AB1")
+    login(client, "GOMA800101AB1", PASSWORD, captcha=CAPTCHA)
+    with app.app_context():
+        events = db.session.scalars(db.select(AuthEvent).where(AuthEvent.kind == "login")).all()
+        assert [e.outcome for e in events] == ["invalid", "ok"]
+        assert all(e.client_ip == "127.0.0.1" and e.username == "GOMA800101AB1" for e in events)
+        dumped = repr([(e.detail, e.username, e.outcome) for e in events])
+        assert "Equivocada" not in dumped and PASSWORD not in dumped
