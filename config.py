@@ -73,6 +73,7 @@ class TestConfig(Config):
     RATELIMIT_STORAGE_URI = os.environ.get("TEST_RATELIMIT_STORAGE_URI", "memory://")
     RATELIMIT_ENABLED = False
     MAIL_SERVER = None
+    MAIL_SUPPRESS_SEND = False  # Flask-Mail would otherwise drop mail under TESTING
     PUBLIC_BASE_URL = "https://acceso.efactura.example"
     BCRYPT_ROUNDS = 4
     CAPTCHA_TEST_ANSWER = "PRUEBA"

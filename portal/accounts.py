@@ -36,7 +36,9 @@ def find(username):
 
 def is_inactive(user, now):
     days = current_app.config["INACTIVITY_DAYS"]
-    last = max(t for t in (user.created_at, user.last_login_at, user.reactivated_at) if t)
+    last = user.last_login_at or user.created_at  # a migrated account keeps its real last sign-in
+    if user.reactivated_at:
+        last = max(last, user.reactivated_at)
     return now - last > timedelta(days=days)
 
 

@@ -3,6 +3,7 @@ from datetime import timedelta
 
 import click
 from flask import current_app
+from flask.cli import with_appcontext
 
 from . import clock
 from .extensions import db
@@ -17,6 +18,7 @@ def init_app(app):
 
 
 @click.command("init-db")
+@with_appcontext
 def init_db():
     """Create the tables that do not exist yet."""
     db.create_all()
@@ -33,6 +35,7 @@ DEMO_ACCOUNTS = (
 
 
 @click.command("demo-seed")
+@with_appcontext
 def demo_seed():
     """Create one demo account per state (development only) and print them."""
     from . import accounts

@@ -77,14 +77,21 @@ def user(app):
 
 def csrf_token(client, path="/"):
     page = client.get(path).get_data(as_text=True)
-    return re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+    return re.search(r'"X-CSRFToken": "([^"]+)"', page).group(1)
 
 
 def login(client, username, password, captcha=None, htmx=False, token=None):
     data = {"csrf_token": token or csrf_token(client), "username": username, "password": password}
     if captcha is not None:
         data["captcha"] = captcha
-    return client.post("/entrar", data=data, headers=HTMX if htmx else {})
+    return finished(client.post("/entrar", data=data, headers=HTMX if htmx else {}))
+
+
+def finished(response):
+    """Read and close the response as a server would (what runs after the response runs)."""
+    response.get_data()
+    response.close()
+    return response
 
 
 def fail(client, username, times=1, htmx=False):

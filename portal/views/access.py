@@ -29,7 +29,7 @@ def legacy():
 def login():
     form = LoginForm()
     if not form.validate():
-        return _refused("missing", form.username.data or "")
+        return _refused(_form_problem(form), form.username.data or "")
     challenge_id = session.pop("captcha_id", None)
     result = accounts.authenticate(
         form.username.data, form.password.data, client_address(),
@@ -63,6 +63,12 @@ def lock_status():
 def _refused(error, typed_name):
     return render("login-error", page="login-form", oob=("captcha",),
                   **_form_context(typed_name, error=error, with_captcha=True))
+
+
+def _form_problem(form):
+    if not form.username.data or not form.password.data:
+        return "missing"
+    return "captcha" if form.captcha.errors else "invalid"
 
 
 def _current_lock():
