@@ -48,6 +48,14 @@ class Config:
     DISPLAY_TIMEZONE = os.environ.get("DISPLAY_TIMEZONE", "America/Mexico_City")
     TRUSTED_PROXIES = _int("TRUSTED_PROXIES", 0)
 
+    # Wrong secret answers before only the e-mailed link is left, and for how long.
+    ANSWER_MAX_ATTEMPTS = _int("ANSWER_MAX_ATTEMPTS", 3)
+    ANSWER_LOCK_MINUTES = _int("ANSWER_LOCK_MINUTES", 60)
+    REMINDERS_PER_HOUR = _int("REMINDERS_PER_HOUR", 3)
+    # A right answer or an opened link allows a password change for this long.
+    RECOVERY_PROOF_MINUTES = _int("RECOVERY_PROOF_MINUTES", 15)
+    RATELIMIT_RECOVERY = os.environ.get("RATELIMIT_RECOVERY", "20/minute;200/hour")
+
     # A user name keeps needing the CAPTCHA while its last failure is this recent.
     CAPTCHA_FAILURE_HOURS = _int("CAPTCHA_FAILURE_HOURS", 24)
     CAPTCHA_TTL_SECONDS = _int("CAPTCHA_TTL_SECONDS", 300)

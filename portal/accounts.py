@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from . import audit, clock, lockout, mail, passwords, usernames
 from .extensions import db
-from .models import User
+from .models import LoginThrottle, User
 
 OK = "ok"
 INVALID = "invalid"          # wrong user or wrong password: one answer for both
@@ -189,7 +189,8 @@ def show_command(username):
     """State, locks, failures and last sign-in of an account."""
     name = usernames.canonical(username)
     user = find(name)
-    throttle = lockout.state(name)
+    until = lockout.locked_until(name)
+    throttle = db.session.get(LoginThrottle, name)
     now = clock.now()
     if user is None:
         click.echo(f"Usuario {name}: no existe.")
@@ -202,7 +203,6 @@ def show_command(username):
         click.echo(f"Pregunta secreta:  {'registrada' if user.secret_question else 'pendiente (primer ingreso)'}")
         click.echo(f"Último ingreso:    {_when(user.last_login_at)} desde {user.last_login_ip or '-'}")
     failures = throttle.failures if throttle else 0
-    until = throttle.locked_until if throttle else None
     click.echo(f"Fallos seguidos:   {failures}")
     click.echo(f"Bloqueo por fallos: {'hasta ' + _when(until) if until else 'no'}")
 

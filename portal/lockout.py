@@ -1,9 +1,11 @@
-"""Failure counting and the failure lock, per canonical user name (existing or not).
+"""Failure counting and locks, per canonical user name (existing or not).
 
-Every step is one conditional UPDATE, so the database serialises concurrent attempts: an
-attempt is *claimed* (counted as a failure in advance) before its password is checked, and
-no claim is granted once LOGIN_MAX_ATTEMPTS are counted. Under any concurrency, across
-processes and machines, at most LOGIN_MAX_ATTEMPTS passwords are evaluated per lock window.
+Two counters share the mechanism: sign-in failures (LOGIN_MAX_ATTEMPTS, LOCKOUT_MINUTES)
+and wrong secret answers (ANSWER_MAX_ATTEMPTS, ANSWER_LOCK_MINUTES). Every step is one
+conditional UPDATE, so the database serialises concurrent attempts: an attempt is *claimed*
+(counted as a failure in advance) before it is checked, and no claim is granted once the
+maximum is counted. Under any concurrency, across processes and machines, at most the
+maximum number of attempts is evaluated per lock window.
 """
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -18,69 +20,79 @@ from .models import LoginThrottle
 
 
 @dataclass(frozen=True)
+class Counter:
+    count: object          # the column counting failures
+    until: object          # the column holding the lock's end
+    max_setting: str
+    minutes_setting: str
+    stamps_failure: bool   # also records last_failure_at (the CAPTCHA rule reads it)
+
+
+LOGIN = Counter(LoginThrottle.failures, LoginThrottle.locked_until, "LOGIN_MAX_ATTEMPTS", "LOCKOUT_MINUTES", True)
+ANSWER = Counter(LoginThrottle.answer_failures, LoginThrottle.answer_locked_until,
+                 "ANSWER_MAX_ATTEMPTS", "ANSWER_LOCK_MINUTES", False)
+
+
+@dataclass(frozen=True)
 class Claim:
     granted: bool
     locks: bool = False  # this attempt, if it fails, is the one that locks the name
     locked_until: datetime | None = None
 
 
-def _insert():
-    dialect = sqlite if db.engine.dialect.name == "sqlite" else postgresql
-    return dialect.insert(LoginThrottle)
-
-
 def _ensure_row(username):
-    db.session.execute(_insert().values(username=username, failures=0).on_conflict_do_nothing())
+    dialect = sqlite if db.engine.dialect.name == "sqlite" else postgresql
+    db.session.execute(dialect.insert(LoginThrottle).values(username=username).on_conflict_do_nothing())
 
 
-def _expire(username, now):
+def _expire(username, now, counter):
     """A lock whose time is over ends: the count starts again (recent failures stay recorded)."""
     db.session.execute(
         update(LoginThrottle)
-        .where(LoginThrottle.username == username, LoginThrottle.locked_until <= now)
-        .values(failures=0, locked_until=None)
+        .where(LoginThrottle.username == username, counter.until <= now)
+        .values({counter.count: 0, counter.until: None})
     )
 
 
-def state(username):
-    """The throttle row as it is now (lock expiry applied), or None when the name has none."""
-    now = clock.now()
-    _expire(username, now)
+def locked_until(username, counter=LOGIN):
+    """The end of the name's lock, or None when it is not locked."""
+    _expire(username, clock.now(), counter)
     db.session.commit()
-    return db.session.get(LoginThrottle, username, populate_existing=True)
+    row = db.session.get(LoginThrottle, username, populate_existing=True)
+    return getattr(row, counter.until.key) if row else None
 
 
-def locked_until(username):
-    row = state(username)
-    return row.locked_until if row and row.locked_until else None
-
-
-def claim_attempt(username):
-    """Count one attempt before its password is checked; refused while the name is locked."""
+def claim_attempt(username, counter=LOGIN):
+    """Count one attempt before it is checked; refused while the name is locked."""
     config = current_app.config
-    maximum = config["LOGIN_MAX_ATTEMPTS"]
+    maximum = config[counter.max_setting]
     now = clock.now()
-    until = now + timedelta(minutes=config["LOCKOUT_MINUTES"])
+    until = now + timedelta(minutes=config[counter.minutes_setting])
     _ensure_row(username)
-    _expire(username, now)
-    reaches_max = LoginThrottle.failures + 1 >= maximum
+    _expire(username, now, counter)
+    values = {counter.count: counter.count + 1,
+              counter.until: case((counter.count + 1 >= maximum, until), else_=None)}
+    if counter.stamps_failure:
+        values[LoginThrottle.last_failure_at] = now
     result = db.session.execute(
         update(LoginThrottle)
-        .where(LoginThrottle.username == username, LoginThrottle.failures < maximum,
-               LoginThrottle.locked_until.is_(None))
-        .values(failures=LoginThrottle.failures + 1, last_failure_at=now,
-                locked_until=case((reaches_max, until), else_=None))
-        .returning(LoginThrottle.failures, LoginThrottle.locked_until)
+        .where(LoginThrottle.username == username, counter.count < maximum, counter.until.is_(None))
+        .values(values)
+        .returning(counter.until)
     ).first()
     db.session.commit()
     if result is None:
-        return Claim(granted=False, locked_until=locked_until(username))
-    return Claim(granted=True, locks=result.locked_until is not None, locked_until=result.locked_until)
+        return Claim(granted=False, locked_until=locked_until(username, counter))
+    return Claim(granted=True, locks=result[0] is not None, locked_until=result[0])
 
 
-def clear(username):
-    """The right password (or a completed recovery): failures and the failure lock are gone."""
-    db.session.execute(delete(LoginThrottle).where(LoginThrottle.username == username))
+def clear(username, counter=None):
+    """Failures and locks gone: all of them, or one counter's (a right secret answer)."""
+    if counter is None:
+        db.session.execute(delete(LoginThrottle).where(LoginThrottle.username == username))
+    else:
+        db.session.execute(update(LoginThrottle).where(LoginThrottle.username == username)
+                           .values({counter.count: 0, counter.until: None}))
 
 
 def has_recent_failures(username):

@@ -1,7 +1,7 @@
 """What the portal stores: accounts, failure counters and locks, CAPTCHAs, e-mails, events."""
 from datetime import datetime
 
-from sqlalchemy import JSON, Boolean, DateTime, Integer, LargeBinary, String, Text
+from sqlalchemy import JSON, Boolean, DateTime, ForeignKey, Integer, LargeBinary, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from .extensions import db
@@ -36,6 +36,25 @@ class LoginThrottle(db.Model):
     failures: Mapped[int] = mapped_column(Integer, default=0)
     last_failure_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
     locked_until: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    # Wrong secret answers, limited the same way (then only the e-mailed link is left).
+    answer_failures: Mapped[int] = mapped_column(Integer, default=0)
+    answer_locked_until: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+
+
+class CodedLink(db.Model):
+    """An e-mailed single-use recovery link; only a hash of its code is stored."""
+
+    __tablename__ = "coded_links"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    code_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    # The password the link was issued against: a change by any route voids it.
+    password_marker: Mapped[str] = mapped_column(String(32))
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+    expires_at: Mapped[datetime] = mapped_column(DateTime)
+    used_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    voided_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
 
 
 class CaptchaChallenge(db.Model):
