@@ -1,5 +1,6 @@
 """Settings: defaults here, overridden by the environment variables of SPEC section 5."""
 import os
+from datetime import timedelta
 
 DEFAULT_SECRET_KEY = "dev-only-change-me"
 
@@ -63,6 +64,7 @@ class Config:
 
     SESSION_IDLE_MINUTES = _int("SESSION_IDLE_MINUTES", 15)
     SESSION_MAX_HOURS = _int("SESSION_MAX_HOURS", 8)
+    PERMANENT_SESSION_LIFETIME = timedelta(hours=SESSION_MAX_HOURS)
     SESSION_COOKIE_NAME = "efactura_sesion"
     SESSION_COOKIE_HTTPONLY = True
     SESSION_COOKIE_SAMESITE = "Lax"

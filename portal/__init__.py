@@ -9,10 +9,10 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from config import DEFAULT_SECRET_KEY, Config
 
-from . import clock, content, mail, sessions
+from . import content, mail, sessions
 from .extensions import csrf, db, limiter
 from .extensions import mail as mail_extension
-from .htmx import render
+from .htmx import is_htmx, render
 
 CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self'; "
        "media-src 'self'; connect-src 'self'; font-src 'self'; object-src 'none'; "
@@ -37,7 +37,7 @@ def create_app(config_class=Config, **overrides):
         app.jinja_loader,
         jinja2.PrefixLoader({"partials": jinja2.FileSystemLoader(os.path.join(app.root_path, "partials"))}),
     ])
-    app.jinja_env.globals.update(content=content.load, local_time=clock.local)
+    app.jinja_env.globals.update(content=content.load, is_htmx=is_htmx)
 
     db.init_app(app)
     csrf.init_app(app)
@@ -48,10 +48,11 @@ def create_app(config_class=Config, **overrides):
     database.init_app(app)
     accounts.init_app(app)
 
-    from .views import access, captcha, home
+    from .views import access, captcha, home, recovery
     app.register_blueprint(access.bp)
     app.register_blueprint(captcha.bp)
     app.register_blueprint(home.bp)
+    app.register_blueprint(recovery.bp)
 
     app.before_request(sessions.load)
     app.after_request(mail.after_request)

@@ -67,18 +67,30 @@ def authenticate(typed_name, password, client_ip, captcha_shown=False, captcha_s
         return _failed(name, user, client_ip, claim)
 
     lockout.clear(name)
-    now = clock.now()
-    if user.disabled:
-        return _refuse(DISABLED, name, client_ip, user=user)
-    if is_inactive(user, now):
-        return _refuse(INACTIVE, name, client_ip, user=user)
+    refusal = blocked(user)
+    if refusal:
+        return _refuse(refusal, name, client_ip, user=user)
     if passwords.needs_rehash(user.password_hash):
         user.password_hash = passwords.hash_password(password)
-    result = SignIn(OK, name, user, previous_login_at=user.last_login_at, previous_login_ip=user.last_login_ip)
-    user.last_login_at, user.last_login_ip = now, client_ip
+    result = signed_in(user, client_ip)
     audit.record("login", name, OK, client_ip)
     db.session.commit()
     return result
+
+
+def signed_in(user, client_ip):
+    """Record a sign-in (by password or by completed recovery); the previous one is returned."""
+    result = SignIn(OK, user.username, user, previous_login_at=user.last_login_at,
+                    previous_login_ip=user.last_login_ip)
+    user.last_login_at, user.last_login_ip = clock.now(), client_ip
+    return result
+
+
+def blocked(user):
+    """DISABLED or INACTIVE when the account may not sign in even with the right password."""
+    if user.disabled:
+        return DISABLED
+    return INACTIVE if is_inactive(user, clock.now()) else None
 
 
 def _refuse(outcome, name, client_ip, user=None, locked_until=None):

@@ -14,12 +14,14 @@ from .extensions import db
 from .models import User
 
 
-def begin(user):
-    """A new session for user: nothing of the anonymous one survives (no fixation)."""
+def begin(sign_in):
+    """A new session for a successful SignIn: nothing of the anonymous one survives."""
+    user = sign_in.user
+    previous = sign_in.previous_login_at.isoformat() if sign_in.previous_login_at else None
     session.clear()
     now = clock.now().isoformat()
     session.update(uid=user.id, epoch=user.session_epoch, sid=secrets.token_urlsafe(16),
-                   auth_at=now, seen_at=now)
+                   auth_at=now, seen_at=now, previous_login=[previous, sign_in.previous_login_ip])
     session.permanent = True
 
 

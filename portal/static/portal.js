@@ -80,5 +80,13 @@
     var box = document.getElementById("connection-error");
     if (box) box.hidden = true;
   });
+  // The forgot-user notice: a modal dialog when htmx brings it; removed once closed.
+  document.addEventListener("htmx:load", function (event) {
+    var dialog = event.target.matches && event.target.matches("dialog") ? event.target : null;
+    if (!dialog && event.target.querySelector) dialog = event.target.querySelector("dialog:not([open])");
+    if (!dialog || dialog.open || typeof dialog.showModal !== "function") return;
+    dialog.addEventListener("close", function () { dialog.remove(); }, { once: true });
+    dialog.showModal();
+  });
   onReady(function () { startCountdowns(document); });
 })();

@@ -38,9 +38,9 @@ def login():
     )
     session["login_name"] = result.username
     if result.outcome == accounts.OK:
-        sessions.begin(result.user)
-        session["previous_login"] = [result.previous_login_at and result.previous_login_at.isoformat(),
-                                     result.previous_login_ip]
+        sessions.begin(result)
+        if result.user.secret_question is None:  # first sign-in: set-up comes first
+            return redirect_to("recovery.change_password")
         return redirect_to("home.index")
     if result.outcome == accounts.LOCKED:
         return render("lockout", retarget="#login-form", **_lock_context(result.locked_until))
