@@ -1,28 +1,64 @@
-"""The database: created on first start, plus the `init-db` and `demo-seed` commands."""
+"""The database: its URL, its schema (Alembic migrations, brought up to date on start under a
+lock, so several workers and machines can start at once), and the `demo-seed` command."""
+import fcntl
+import os
+from contextlib import contextmanager
 from datetime import timedelta
 
 import click
+import flask_migrate
 from flask import current_app
 from flask.cli import with_appcontext
+from sqlalchemy import text
 
 from . import clock
-from .extensions import db
+from .extensions import db, migrate
 from .models import LoginThrottle
+
+MIGRATIONS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "migrations")
+ADVISORY_LOCK = 731_2026  # any fixed number: one schema upgrade at a time on PostgreSQL
+
+
+def engine_url(url):
+    """SQLAlchemy URL for a DATABASE_URL as hosting services write it (psycopg 3 driver)."""
+    for plain in ("postgres://", "postgresql://"):
+        if url.startswith(plain):
+            return "postgresql+psycopg://" + url[len(plain):]
+    return url
 
 
 def init_app(app):
-    with app.app_context():
-        db.create_all()
-    app.cli.add_command(init_db)
+    migrate.init_app(app, db, directory=MIGRATIONS)
     app.cli.add_command(demo_seed)
+    if app.config.get("AUTO_MIGRATE", True):
+        with app.app_context():
+            upgrade_schema()
 
 
-@click.command("init-db")
-@with_appcontext
-def init_db():
-    """Create the tables that do not exist yet."""
-    db.create_all()
-    click.echo(f"Base de datos lista: {db.engine.url.render_as_string(hide_password=True)}")
+def upgrade_schema():
+    """Apply pending migrations; concurrent starters wait for each other."""
+    with _schema_lock():
+        flask_migrate.upgrade(directory=MIGRATIONS)
+
+
+@contextmanager
+def _schema_lock():
+    if db.engine.dialect.name == "postgresql":
+        with db.engine.connect() as connection:
+            connection.execute(text("SELECT pg_advisory_lock(:key)"), {"key": ADVISORY_LOCK})
+            try:
+                yield
+            finally:
+                connection.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": ADVISORY_LOCK})
+                connection.commit()
+        return
+    path = os.path.join(current_app.instance_path, "schema.lock")
+    with open(path, "w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 DEMO_PASSWORD = "Factura.2026"
@@ -38,7 +74,7 @@ DEMO_ACCOUNTS = (
 @with_appcontext
 def demo_seed():
     """Create one demo account per state (development only) and print them."""
-    from . import accounts
+    from . import accounts, lockout
 
     if current_app.config["PORTAL_ENV"] != "development":
         raise click.ClickException("Las cuentas de demostración solo existen en desarrollo (PORTAL_ENV=development).")
@@ -54,16 +90,11 @@ def demo_seed():
                                         name=name, question=question, answer=answer)
         user.disabled = False
         user.reactivated_at = None
-        user.created_at = now - timedelta(days=400) if username.startswith("PRV.") else now
-        user.last_login_at = now - timedelta(days=200) if username.startswith("PRV.") else None
+        inactive = username.startswith("PRV.")
+        user.created_at = now - timedelta(days=400) if inactive else now
+        user.last_login_at = now - timedelta(days=200) if inactive else None
         click.echo(f"  {username:<20} {state}")
-    _one_failure_from_lock("usr.LOPJ750315XY2", now)
-    db.session.commit()
-
-
-def _one_failure_from_lock(username, now):
-    from . import lockout
-
-    lockout.clear(username)
-    db.session.add(LoginThrottle(username=username, failures=current_app.config["LOGIN_MAX_ATTEMPTS"] - 1,
+    lockout.clear("usr.LOPJ750315XY2")
+    db.session.add(LoginThrottle(username="usr.LOPJ750315XY2", failures=current_app.config["LOGIN_MAX_ATTEMPTS"] - 1,
                                  last_failure_at=now))
+    db.session.commit()

@@ -2,6 +2,7 @@
 from flask import current_app, request
 from flask_limiter import Limiter
 from flask_mail import Mail
+from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
 from flask_wtf import CSRFProtect
 from sqlalchemy.orm import DeclarativeBase
@@ -19,6 +20,7 @@ def client_address():
 db = SQLAlchemy(model_class=Base)
 csrf = CSRFProtect()
 mail = Mail()
+migrate = Migrate()
 limiter = Limiter(key_func=client_address)
 
 

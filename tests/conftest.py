@@ -1,9 +1,12 @@
+import os
 import re
 import socket
 import threading
+import uuid
 from datetime import datetime, timedelta
 
 import pytest
+import sqlalchemy
 from aiosmtpd.controller import Controller
 
 from config import TestConfig
@@ -33,25 +36,53 @@ def clock():
     return FakeClock()
 
 
+# The suite runs on SQLite (default) and again on PostgreSQL + Redis (make test sets these).
+DATABASE_URL = os.environ.get("TEST_DATABASE_URL")
+RATELIMIT_URI = os.environ.get("TEST_RATELIMIT_STORAGE_URI", "memory://")
+
+
+def empty_database(url):
+    """A clean PostgreSQL schema for one test (the app migrates it when it starts)."""
+    engine = sqlalchemy.create_engine(url)
+    with engine.begin() as connection:
+        connection.execute(sqlalchemy.text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
+    engine.dispose()
+
+
 @pytest.fixture
 def make_app(tmp_path, clock):
-    """Build an app on its own SQLite file; keyword arguments override settings."""
+    """Build an app on a database of its own; keyword arguments override settings."""
+    url = DATABASE_URL or f"sqlite:///{tmp_path / 'portal.db'}"
+    if DATABASE_URL:
+        empty_database(portal_url(DATABASE_URL))
+    built = []
+
     def build(**overrides):
-        settings = {"SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'portal.db'}", "CLOCK": clock}
+        settings = {"SQLALCHEMY_DATABASE_URI": url, "CLOCK": clock, "RATELIMIT_STORAGE_URI": RATELIMIT_URI,
+                    "RATELIMIT_KEY_PREFIX": f"test-{uuid.uuid4().hex}"}
         settings.update(overrides)
-        app = create_app(TestConfig, **settings)
-        app.instance_path = str(tmp_path / "instance")
+        instance = tmp_path / "instance"
+        instance.mkdir(exist_ok=True)
+        app = create_app(TestConfig, instance_path=str(instance), **settings)
+        built.append(app)
         return app
-    return build
+
+    yield build
+    for app in built:
+        with app.app_context():
+            db.session.remove()
+            db.engine.dispose()
+
+
+def portal_url(url):
+    from portal.database import engine_url
+
+    return engine_url(url)
 
 
 @pytest.fixture
 def app(make_app):
-    app = make_app()
-    yield app
-    with app.app_context():
-        db.session.remove()
-        db.engine.dispose()
+    return make_app()
 
 
 @pytest.fixture
