@@ -4,7 +4,10 @@ VENV := .venv
 BIN := $(VENV)/bin
 FLASK := $(BIN)/flask --app wsgi
 
-.PHONY: run test install install-dev clean
+PG_URL ?= postgresql://postgres@127.0.0.1:5432/test
+REDIS_URL ?= redis://127.0.0.1:6379
+
+.PHONY: run serve test test-sqlite test-production install install-dev clean
 
 $(BIN)/activate:
 	$(PYTHON) -m venv $(VENV)
@@ -22,12 +25,28 @@ install: $(VENV)/.installed
 install-dev: $(VENV)/.installed-dev
 
 run: install
-	PORTAL_ENV=development $(FLASK) init-db
+	PORTAL_ENV=development $(FLASK) db upgrade
 	PORTAL_ENV=development $(FLASK) demo-seed
 	PORTAL_ENV=development $(FLASK) run --host 127.0.0.1 --port 5000
 
-test: install-dev
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+serve: install
+	@test -n "$$SECRET_KEY" || { echo "Set SECRET_KEY (and DATABASE_URL, RATELIMIT_STORAGE_URI, MAIL_SERVER...) first."; exit 1; }
+	$(BIN)/gunicorn -c gunicorn.conf.py wsgi:app
+
+# The whole suite on the embedded default (SQLite, in-memory limits, browser included), then
+# again on PostgreSQL + Redis with the multi-server and outage tests. Under CI=true a missing
+# service fails the run; elsewhere that second pass is skipped with a message.
+test: test-sqlite test-production
+
+test-sqlite: install-dev
+	$(BIN)/python -m pytest -m "not services" $(PYTEST_ARGS)
+
+test-production: install-dev
+	@if $(BIN)/python tests/check_services.py; then \
+	  TEST_DATABASE_URL=$(PG_URL) TEST_RATELIMIT_STORAGE_URI=$(REDIS_URL) \
+	    $(BIN)/python -m pytest --ignore=tests/browser $(PYTEST_ARGS); \
+	elif [ "$$CI" = "true" ]; then echo "CI: PostgreSQL and Redis are required."; exit 1; \
+	else echo "Skipping the PostgreSQL + Redis pass (start them to run it)."; fi
 
 clean:
 	rm -rf $(VENV) .pytest_cache

@@ -9,7 +9,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from config import DEFAULT_SECRET_KEY, Config
 
-from . import content, mail, sessions
+from . import audit, content, mail, sessions
 from .extensions import csrf, db, limiter
 from .extensions import mail as mail_extension
 from .htmx import is_htmx, render
@@ -30,6 +30,7 @@ def create_app(config_class=Config, instance_path=None, **overrides):
     app.config["SQLALCHEMY_DATABASE_URI"] = engine_url(url)
     _refuse_unsafe_settings(app)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    audit.configure_logging()
 
     if app.config["TRUSTED_PROXIES"] > 0:
         n = app.config["TRUSTED_PROXIES"]
@@ -46,18 +47,19 @@ def create_app(config_class=Config, instance_path=None, **overrides):
     limiter.init_app(app)
     mail_extension.init_app(app)
 
-    from . import accounts, database
+    from . import database, support
     database.init_app(app)
-    accounts.init_app(app)
+    support.init_app(app)
+    mail.init_app(app)
 
-    from .views import access, captcha, home, recovery
+    from .views import access, captcha, health, home, recovery
+    app.register_blueprint(health.bp)
     app.register_blueprint(access.bp)
     app.register_blueprint(captcha.bp)
     app.register_blueprint(home.bp)
     app.register_blueprint(recovery.bp)
 
     app.before_request(sessions.load)
-    app.after_request(mail.after_request)
     app.after_request(_security_headers)
     _error_handlers(app)
     return app

@@ -1,16 +1,15 @@
 """Accounts and the sign-in rules of SPEC section 2 (no HTML, no request)."""
+import re
 import unicodedata
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
-import click
 from flask import current_app
-from flask.cli import AppGroup
 from sqlalchemy import select
 
 from . import audit, clock, lockout, mail, passwords, usernames
 from .extensions import db
-from .models import LoginThrottle, User
+from .models import User
 
 OK = "ok"
 INVALID = "invalid"          # wrong user or wrong password: one answer for both
@@ -116,8 +115,20 @@ def _failed(name, user, client_ip, claim):
     return SignIn(LOCKED, name, locked_until=claim.locked_until)
 
 
-def create_user(username, password, email, name="", question=None, answer=None, last_login=None):
-    """A new account (support's CLI); raises ValueError with a message for a bad input."""
+EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]{2,}$")
+
+
+def valid_email(email):
+    return bool(email) and len(email) <= 254 and EMAIL.match(email) is not None
+
+
+def create_user(username, password, email, name="", question=None, answer=None, last_login=None,
+                password_hash=None, commit=True):
+    """A new account (support's CLI); raises ValueError with a message for a bad input.
+
+    password_hash: an existing bcrypt hash from the legacy system, kept as it is (upgraded to
+    the portal's scheme at the next successful sign-in) instead of a password.
+    """
     canonical = usernames.canonical(username)
     if not canonical or len(canonical) > usernames.MAX_LENGTH:
         raise ValueError("El usuario está vacío o es demasiado largo.")
@@ -125,15 +136,18 @@ def create_user(username, password, email, name="", question=None, answer=None, 
         raise ValueError(f"El usuario {canonical} ya existe.")
     if (question is None) != (answer is None):
         raise ValueError("La pregunta secreta y su respuesta van juntas.")
+    if not valid_email(email):
+        raise ValueError(f"El correo {email!r} no es válido.")
     user = User(
         username=canonical, display_name=name or "", email=email,
-        password_hash=passwords.hash_password(password), created_at=clock.now(),
+        password_hash=password_hash or passwords.hash_password(password), created_at=clock.now(),
         secret_question=question, answer_hash=answers_hash(answer) if answer else None,
         last_login_at=last_login, session_epoch=0, disabled=False,
     )
     db.session.add(user)
     audit.record("account_created", canonical, OK, "cli")
-    db.session.commit()
+    if commit:
+        db.session.commit()
     return user
 
 
@@ -157,72 +171,3 @@ def unlock(username, by="cli"):
     audit.record("unlock", name, OK, by)
     db.session.commit()
     return user
-
-
-# Support CLI: flask --app wsgi users ...
-
-users_cli = AppGroup("users", help="Cuentas de usuario (soporte).")
-
-
-def init_app(app):
-    app.cli.add_command(users_cli)
-
-
-def _when(moment):
-    return f"{clock.local(moment):%Y-%m-%d %H:%M %Z}" if moment else "nunca"
-
-
-@users_cli.command("create")
-@click.argument("username")
-@click.option("--password", required=True, help="Contraseña inicial.")
-@click.option("--email", required=True, help="Correo electrónico registrado.")
-@click.option("--name", default="", help="Nombre para mostrar.")
-@click.option("--question", default=None, help="Pregunta secreta (sin ella, el primer ingreso la pide).")
-@click.option("--answer", default=None, help="Respuesta a la pregunta secreta.")
-@click.option("--last-login", "last_login", default=None, help="Último ingreso, fecha ISO (migraciones).")
-def create_command(username, password, email, name, question, answer, last_login):
-    """Create an account."""
-    try:
-        when = datetime.fromisoformat(last_login) if last_login else None
-    except ValueError:
-        raise click.BadParameter("use una fecha ISO, p. ej. 2026-05-31 o 2026-05-31T14:30", param_hint="--last-login")
-    if when is not None and when.tzinfo is not None:
-        when = when.astimezone(UTC).replace(tzinfo=None)
-    try:
-        user = create_user(username, password, email, name, question, answer, when)
-    except ValueError as error:
-        raise click.ClickException(str(error))
-    click.echo(f"Usuario {user.username} creado.")
-
-
-@users_cli.command("show")
-@click.argument("username")
-def show_command(username):
-    """State, locks, failures and last sign-in of an account."""
-    name = usernames.canonical(username)
-    user = find(name)
-    until = lockout.locked_until(name)
-    throttle = db.session.get(LoginThrottle, name)
-    now = clock.now()
-    if user is None:
-        click.echo(f"Usuario {name}: no existe.")
-    else:
-        state = "deshabilitado" if user.disabled else "inactivo (bloqueo por inactividad)" if is_inactive(user, now) else "activo"
-        click.echo(f"Usuario:           {user.username}")
-        click.echo(f"Nombre:            {user.display_name}")
-        click.echo(f"Correo:            {user.email}")
-        click.echo(f"Estado:            {state}")
-        click.echo(f"Pregunta secreta:  {'registrada' if user.secret_question else 'pendiente (primer ingreso)'}")
-        click.echo(f"Último ingreso:    {_when(user.last_login_at)} desde {user.last_login_ip or '-'}")
-    failures = throttle.failures if throttle else 0
-    click.echo(f"Fallos seguidos:   {failures}")
-    click.echo(f"Bloqueo por fallos: {'hasta ' + _when(until) if until else 'no'}")
-
-
-@users_cli.command("unlock")
-@click.argument("username")
-def unlock_command(username):
-    """Lift the failure lock and the inactivity lock."""
-    user = unlock(username)
-    name = user.username if user else usernames.canonical(username)
-    click.echo(f"Usuario {name} desbloqueado." if user else f"Usuario {name}: no existe; se borraron sus fallos.")

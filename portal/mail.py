@@ -4,19 +4,24 @@ With MAIL_SERVER set, messages leave through Flask-Mail (SMTP); without it they 
 to the instance folder's outbox/ as .eml files and logged, so development needs no server.
 """
 import logging
+import time
 from datetime import timedelta
 from pathlib import Path
 
+import click
 from flask import current_app, g, has_request_context, render_template
+from flask.cli import AppGroup
 from flask_mail import Message
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 
 from . import clock
 from .extensions import db, mail
 from .models import OutboxMessage
 
 log = logging.getLogger("portal.mail")
-RETRY_MINUTES = (1, 5, 15, 60, 240)
+RETRY_MINUTES = (1, 5, 15, 60, 240)  # then every 4 hours until it leaves: nothing is dropped
+SWEEP_SECONDS = 30  # how often a worker also retries what earlier requests could not send
+_last_sweep = 0.0
 
 
 def queue(recipient, subject, template, **context):
@@ -34,8 +39,12 @@ def queue(recipient, subject, template, **context):
 
 
 def after_request(response):
-    """Send what this request queued after the client has its answer."""
-    if g.pop("outbox_pending", False):
+    """Send what this request queued after the client has its answer; now and then, also
+    retry what earlier requests could not send (SMTP was down)."""
+    global _last_sweep
+    queued = g.pop("outbox_pending", False)
+    if queued or time.monotonic() - _last_sweep > SWEEP_SECONDS:
+        _last_sweep = time.monotonic()
         app = current_app._get_current_object()
         response.call_on_close(lambda: _flush_in(app))
     return response
@@ -43,7 +52,10 @@ def after_request(response):
 
 def _flush_in(app):
     with app.app_context():
-        send_pending()
+        try:
+            send_pending()
+        except Exception:  # the database went away: the next request or `flask outbox send` retries
+            log.exception("outbox not flushed")
 
 
 def send_pending(limit=50):
@@ -100,3 +112,19 @@ def _deliver(message):
     path = folder / f"{message.created_at:%Y%m%d-%H%M%S}-{message.id}.eml"
     path.write_text(email.as_string(), encoding="utf-8")
     log.info("mail to %s written to %s: %s", message.recipient, path, message.subject)
+
+
+outbox_cli = AppGroup("outbox", help="Correos pendientes (cola de salida).")
+
+
+def init_app(app):
+    app.cli.add_command(outbox_cli)
+    app.after_request(after_request)
+
+
+@outbox_cli.command("send")
+def send_command():
+    """Send every message that is due (for cron)."""
+    sent = send_pending(limit=1000)
+    waiting = db.session.scalar(select(func.count()).select_from(OutboxMessage).where(OutboxMessage.sent_at.is_(None)))
+    click.echo(f"Enviados: {sent}. En espera: {waiting}.")

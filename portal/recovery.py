@@ -141,17 +141,23 @@ def send_reminder(name, client_ip):
         audit.record("reminder", name, "limited", client_ip)
         db.session.commit()
         return False
-    _void_links(user, now)
-    code = secrets.token_urlsafe(32)
-    hours = config["RESET_LINK_HOURS"]
-    db.session.add(CodedLink(user_id=user.id, code_hash=_code_hash(code), password_marker=password_marker(user),
-                             created_at=now, expires_at=now + timedelta(hours=hours)))
-    link = f"{config['PUBLIC_BASE_URL'].rstrip('/')}/request/codedAccess?code={code}"
+    link = issue_link(user)
     mail.queue(user.email, "Aviso de cambio de contraseña de e-Factura", "reminder",
-               user=user, link=link, hours=hours, at=clock.local(now), client_ip=client_ip)
+               user=user, link=link, hours=config["RESET_LINK_HOURS"], at=clock.local(now), client_ip=client_ip)
     audit.record("reminder", name, "sent", client_ip)
     db.session.commit()
     return True
+
+
+def issue_link(user):
+    """A new coded link for user (older ones void); the address holds the only copy of the code."""
+    config = current_app.config
+    now = clock.now()
+    _void_links(user, now)
+    code = secrets.token_urlsafe(32)
+    db.session.add(CodedLink(user_id=user.id, code_hash=_code_hash(code), password_marker=password_marker(user),
+                             created_at=now, expires_at=now + timedelta(hours=config["RESET_LINK_HOURS"])))
+    return f"{config['PUBLIC_BASE_URL'].rstrip('/')}/request/codedAccess?code={code}"
 
 
 def _void_links(user, now):
@@ -222,9 +228,6 @@ class Change:
     answer: str | None = None
 
 
-EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]{2,}$")
-
-
 def problems(user, change, setup):
     """Messages for what is wrong with the change, in the order of the form."""
     found = []
@@ -241,7 +244,7 @@ def problems(user, change, setup):
             found.append("La respuesta secreta debe tener al menos 3 letras o números.")
         elif len(change.answer) > 200:
             found.append("La respuesta secreta puede tener hasta 200 caracteres.")
-    if not EMAIL.match(change.email or "") or len(change.email) > 254:
+    if not accounts.valid_email(change.email):
         found.append("Escriba un correo electrónico válido, por ejemplo nombre@empresa.com.mx.")
     return found
 

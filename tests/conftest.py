@@ -1,35 +1,15 @@
 import os
-import re
 import socket
-import threading
 import uuid
-from datetime import datetime, timedelta
 
 import pytest
 import sqlalchemy
 from aiosmtpd.controller import Controller
 
 from config import TestConfig
+from helpers import PASSWORD, FakeClock, Inbox, free_port
 from portal import create_app
 from portal.extensions import db
-
-CAPTCHA = TestConfig.CAPTCHA_TEST_ANSWER
-PASSWORD = "Factura.2026"
-HTMX = {"HX-Request": "true"}
-
-
-class FakeClock:
-    """A clock the tests move by hand (naive UTC, like the portal's)."""
-
-    def __init__(self):
-        self.moment = datetime(2026, 11, 24, 18, 0, 0)
-
-    def __call__(self):
-        return self.moment
-
-    def advance(self, **delta):
-        self.moment += timedelta(**delta)
-
 
 @pytest.fixture
 def clock():
@@ -106,56 +86,6 @@ def user(app):
         return created.username
 
 
-def csrf_token(client, path="/"):
-    page = client.get(path).get_data(as_text=True)
-    return re.search(r'"X-CSRFToken": "([^"]+)"', page).group(1)
-
-
-def login(client, username, password, captcha=None, htmx=False, token=None):
-    data = {"csrf_token": token or csrf_token(client), "username": username, "password": password}
-    if captcha is not None:
-        data["captcha"] = captcha
-    return finished(client.post("/entrar", data=data, headers=HTMX if htmx else {}))
-
-
-def finished(response):
-    """Read and close the response as a server would (what runs after the response runs)."""
-    response.get_data()
-    response.close()
-    return response
-
-
-def fail(client, username, times=1, htmx=False):
-    """Wrong passwords, solving the CAPTCHA whenever it is shown."""
-    response = None
-    for _ in range(times):
-        response = login(client, username, "Equivocada.1", captcha=CAPTCHA, htmx=htmx)
-    return response
-
-
-def free_port():
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-class Inbox:
-    def __init__(self):
-        self.messages = []
-        self.arrived = threading.Condition()
-
-    async def handle_DATA(self, server, session, envelope):
-        with self.arrived:
-            self.messages.append(envelope)
-            self.arrived.notify_all()
-        return "250 OK"
-
-    def wait_for(self, count=1, timeout=10):
-        with self.arrived:
-            self.arrived.wait_for(lambda: len(self.messages) >= count, timeout)
-        return self.messages
-
-
 @pytest.fixture
 def smtp():
     """A real SMTP server on 127.0.0.1 (aiosmtpd) that keeps what it receives."""
@@ -165,3 +95,28 @@ def smtp():
     inbox.port = controller.port
     yield inbox
     controller.stop()
+
+
+SERVICE_DATABASE_URL = os.environ.get("TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test")
+SERVICE_REDIS_URL = os.environ.get("TEST_RATELIMIT_STORAGE_URI", "redis://127.0.0.1:6379")
+
+
+def _reachable(host, port):
+    try:
+        with socket.create_connection((host, port), timeout=2):
+            return True
+    except OSError:
+        return False
+
+
+@pytest.fixture
+def services():
+    """PostgreSQL and Redis for production-path tests: fail under CI=true when missing, else skip."""
+    missing = [name for name, port in (("PostgreSQL", 5432), ("Redis", 6379)) if not _reachable("127.0.0.1", port)]
+    if missing:
+        message = f"{' y '.join(missing)} no responde en 127.0.0.1"
+        if os.environ.get("CI") == "true":
+            pytest.fail(message)
+        pytest.skip(message)
+    empty_database(portal_url(SERVICE_DATABASE_URL))
+    return portal_url(SERVICE_DATABASE_URL), SERVICE_REDIS_URL

@@ -1,5 +1,5 @@
 """The access page: whole page, fragments for htmx, history restore, headers, side panel."""
-from conftest import HTMX
+from helpers import HTMX
 
 
 def test_plain_request_gets_the_whole_page(client):

@@ -1,7 +1,7 @@
 """The support CLI: users create, show, unlock; demo accounts only in development."""
 from datetime import timedelta
 
-from conftest import CAPTCHA, PASSWORD, fail, login
+from helpers import CAPTCHA, PASSWORD, fail, login
 from portal.extensions import db
 from portal.models import User
 

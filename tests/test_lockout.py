@@ -6,7 +6,7 @@ from email import message_from_bytes, policy
 
 import pytest
 
-from conftest import CAPTCHA, HTMX, PASSWORD, csrf_token, fail, login
+from helpers import CAPTCHA, HTMX, PASSWORD, csrf_token, fail, login
 from portal import accounts, passwords
 from portal.extensions import db
 from portal.models import AuthEvent, LoginThrottle, OutboxMessage, User
@@ -225,7 +225,7 @@ def test_without_mail_server_the_notice_is_written_to_the_outbox_folder(app, cli
 
 
 def test_smtp_down_keeps_the_notice_for_later(make_app):
-    from conftest import free_port
+    from helpers import free_port
 
     app = make_app(MAIL_SERVER="127.0.0.1", MAIL_PORT=free_port())
     with app.app_context():

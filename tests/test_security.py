@@ -2,7 +2,7 @@
 import pytest
 
 from config import Config, TestConfig
-from conftest import CAPTCHA, HTMX, PASSWORD, csrf_token, fail, finished, login
+from helpers import CAPTCHA, HTMX, PASSWORD, csrf_token, fail, finished, login
 from portal import create_app
 from portal.extensions import db
 from portal.models import AuthEvent, User
@@ -172,7 +172,7 @@ def login_from(client, token, address):
 
 
 def test_unreachable_rate_limit_storage_falls_back_to_memory(make_app):
-    from conftest import free_port
+    from helpers import free_port
 
     app = make_app(RATELIMIT_ENABLED=True, RATELIMIT_LOGIN="3/minute",
                    RATELIMIT_STORAGE_URI=f"redis://127.0.0.1:{free_port()}")

@@ -6,7 +6,7 @@ import pytest
 from flask import json
 from itsdangerous import base64_decode
 
-from conftest import CAPTCHA, HTMX, PASSWORD, csrf_token, fail, login
+from helpers import CAPTCHA, HTMX, PASSWORD, csrf_token, fail, login
 from portal import accounts, passwords
 from portal.extensions import db
 from portal.models import AuthEvent, User

@@ -1,0 +1,74 @@
+"""Helpers shared by the tests: constants, a hand-moved clock, form posts, a real SMTP inbox."""
+import re
+import socket
+import threading
+from datetime import datetime, timedelta
+
+from config import TestConfig
+
+CAPTCHA = TestConfig.CAPTCHA_TEST_ANSWER
+PASSWORD = "Factura.2026"
+HTMX = {"HX-Request": "true"}
+
+
+class FakeClock:
+    """A clock the tests move by hand (naive UTC, like the portal's)."""
+
+    def __init__(self):
+        self.moment = datetime(2026, 11, 24, 18, 0, 0)
+
+    def __call__(self):
+        return self.moment
+
+    def advance(self, **delta):
+        self.moment += timedelta(**delta)
+
+
+def csrf_token(client, path="/"):
+    page = client.get(path).get_data(as_text=True)
+    return re.search(r'"X-CSRFToken": "([^"]+)"', page).group(1)
+
+
+def login(client, username, password, captcha=None, htmx=False, token=None):
+    data = {"csrf_token": token or csrf_token(client), "username": username, "password": password}
+    if captcha is not None:
+        data["captcha"] = captcha
+    return finished(client.post("/entrar", data=data, headers=HTMX if htmx else {}))
+
+
+def finished(response):
+    """Read and close the response as a server would (what runs after the response runs)."""
+    response.get_data()
+    response.close()
+    return response
+
+
+def fail(client, username, times=1, htmx=False):
+    """Wrong passwords, solving the CAPTCHA whenever it is shown."""
+    response = None
+    for _ in range(times):
+        response = login(client, username, "Equivocada.1", captcha=CAPTCHA, htmx=htmx)
+    return response
+
+
+def free_port():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class Inbox:
+    def __init__(self):
+        self.messages = []
+        self.arrived = threading.Condition()
+
+    async def handle_DATA(self, server, session, envelope):
+        with self.arrived:
+            self.messages.append(envelope)
+            self.arrived.notify_all()
+        return "250 OK"
+
+    def wait_for(self, count=1, timeout=10):
+        with self.arrived:
+            self.arrived.wait_for(lambda: len(self.messages) >= count, timeout)
+        return self.messages

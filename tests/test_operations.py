@@ -1,0 +1,181 @@
+"""Operating the portal: the outbox, the support CLI (import, disable/enable, link, audit), JSON logs."""
+import io
+import json
+import logging
+from email import message_from_bytes, policy
+
+import pytest
+from aiosmtpd.controller import Controller
+
+from helpers import CAPTCHA, PASSWORD, Inbox, csrf_token, fail, finished, free_port, login
+from portal import accounts
+from portal.extensions import db
+from portal.models import AuthEvent, OutboxMessage, User
+
+
+def request_reminder(client, username):
+    token = csrf_token(client)
+    finished(client.post("/recuperar", data={"csrf_token": token, "username": username}))
+    return finished(client.post("/recuperar/recordatorio", data={"csrf_token": token}))
+
+
+def test_mail_is_kept_while_smtp_is_down_and_leaves_with_outbox_send(make_app, clock):
+    port = free_port()
+    app = make_app(MAIL_SERVER="127.0.0.1", MAIL_PORT=port)
+    with app.app_context():
+        accounts.create_user("GOMA800101AB1", PASSWORD, "maria@example.com", question="¿Color?", answer="Verde")
+    known = request_reminder(app.test_client(), "GOMA800101AB1")
+    unknown = request_reminder(app.test_client(), "XAXX010101000")
+    assert known.status_code == unknown.status_code == 200
+    with app.app_context():
+        queued = db.session.scalar(db.select(OutboxMessage))
+        assert queued.sent_at is None and queued.attempts == 1 and "Connection" in queued.last_error
+    inbox = Inbox()
+    server = Controller(inbox, hostname="127.0.0.1", port=port)
+    server.start()
+    try:
+        runner = app.test_cli_runner()
+        early = runner.invoke(args=["outbox", "send"])
+        assert "Enviados: 0. En espera: 1." in early.output  # its retry time has not come
+        clock.advance(minutes=2)
+        result = runner.invoke(args=["outbox", "send"])
+        assert "Enviados: 1. En espera: 0." in result.output
+        [envelope] = inbox.wait_for(1)
+        message = message_from_bytes(envelope.content, policy=policy.default)
+        assert "codedAccess?code=" in message.get_body(("plain",)).get_content()
+    finally:
+        server.stop()
+
+
+def test_later_requests_retry_what_could_not_be_sent(make_app, clock, smtp, monkeypatch):
+    from portal import mail
+
+    app = make_app(MAIL_SERVER="127.0.0.1", MAIL_PORT=free_port())
+    with app.app_context():
+        accounts.create_user("GOMA800101AB1", PASSWORD, "maria@example.com", question="¿Color?", answer="Verde")
+    request_reminder(app.test_client(), "GOMA800101AB1")
+    app.config["MAIL_PORT"] = smtp.port  # the SMTP server is back
+    app.extensions["mail"].port = smtp.port
+    clock.advance(minutes=2)
+    monkeypatch.setattr(mail, "_last_sweep", 0.0)
+    finished(app.test_client().get("/"))
+    assert len(smtp.wait_for(1)) == 1
+
+
+def write_csv(tmp_path, text):
+    path = tmp_path / "legacy.csv"
+    path.write_text(text, encoding="utf-8")
+    return str(path)
+
+
+LEGACY_HASH = "$2b$04$" + "C" * 53
+
+
+def test_import_accepts_good_rows_and_reports_the_rest(app, runner, client, tmp_path):
+    import bcrypt
+
+    legacy = bcrypt.hashpw(b"Anterior.2020", bcrypt.gensalt(4)).decode()
+    path = write_csv(tmp_path, (
+        "username,name,email,password_hash,temporary_password,question,answer,last_login\n"
+        f"goma800101ab1,María Gómez,maria@example.com,{legacy},,¿Color?,Verde,2026-09-01\n"
+        "CT.PEMA900101QR5,Ana Pérez,ana@example.com,,Temporal.123,,,\n"
+        "GOMA-800101-AB1,Otra María,otra@example.com,,Temporal.123,,,\n"
+        "LOPJ750315XY2,Juan,no-es-correo,,Temporal.123,,,\n"
+        "SIN010203AB4,Servicios,s@example.com,no-es-hash,,,,\n"
+        "ABC010203XY4,Sin contraseña,a@example.com,,,,,\n"
+        "DEF010203XY4,Fecha mala,d@example.com,,Temporal.123,,,ayer\n"
+        "GHI010203XY4,Media pregunta,g@example.com,,Temporal.123,¿Color?,,\n"
+    ))
+    result = runner.invoke(args=["users", "import", path])
+    assert result.exit_code == 0, result.output
+    out = result.output
+    assert "Fila 2 (GOMA800101AB1): importada" in out
+    assert "Fila 3 (CT.PEMA900101QR5): importada" in out
+    assert "Fila 4 (GOMA800101AB1): rechazada: usuario repetido (ya está en la fila 2)" in out
+    assert "Fila 5 (LOPJ750315XY2): rechazada: correo no válido" in out
+    assert "Fila 6 (SIN010203AB4): rechazada: password_hash no es un hash bcrypt" in out
+    assert "Fila 7 (ABC010203XY4): rechazada: lleva una de dos" in out
+    assert "Fila 8 (DEF010203XY4): rechazada: last_login no es una fecha ISO" in out
+    assert "Fila 9 (GHI010203XY4): rechazada" in out
+    assert "Importadas: 2. Rechazadas: 6." in out
+    with app.app_context():
+        assert sorted(db.session.scalars(db.select(User.username))) == ["CT.PEMA900101QR5", "GOMA800101AB1"]
+    # the legacy hash signs in (and is upgraded); the temporary password leads to set-up
+    assert login(client, "GOMA800101AB1", "Anterior.2020").status_code == 303
+    other = app.test_client()
+    response = login(other, "CT.PEMA900101QR5", "Temporal.123")
+    assert response.headers["Location"] == "/cambiar-contrasena"
+
+
+def test_import_again_rejects_existing_users_and_dry_run_writes_nothing(app, runner, tmp_path):
+    path = write_csv(tmp_path, "username,email,temporary_password\nCT.PEMA900101QR5,ana@example.com,Temporal.123\n")
+    dry = runner.invoke(args=["users", "import", "--dry-run", path])
+    assert "Válidas: 1. Rechazadas: 0." in dry.output
+    with app.app_context():
+        assert db.session.scalar(db.select(db.func.count()).select_from(User)) == 0
+    runner.invoke(args=["users", "import", path])
+    again = runner.invoke(args=["users", "import", path])
+    assert "rechazada: el usuario ya existe en el portal" in again.output
+
+
+def test_import_refuses_a_malformed_header(runner, tmp_path):
+    result = runner.invoke(args=["users", "import", write_csv(tmp_path, "usuario;correo\nA;B\n")])
+    assert result.exit_code != 0 and "Encabezado no válido" in result.output
+
+
+def test_disable_and_enable(app, runner, client, user):
+    login(client, "GOMA800101AB1", PASSWORD)
+    result = runner.invoke(args=["users", "disable", "GOMA800101AB1"])
+    assert result.exit_code == 0 and "deshabilitado" in result.output
+    assert client.get("/inicio").status_code == 302  # its session ended
+    assert "deshabilitada" in login(app.test_client(), "GOMA800101AB1", PASSWORD).get_data(as_text=True)
+    runner.invoke(args=["users", "enable", "GOMA800101AB1"])
+    assert login(app.test_client(), "GOMA800101AB1", PASSWORD, captcha=CAPTCHA).status_code == 303
+    assert runner.invoke(args=["users", "disable", "XAXX010101000"]).exit_code != 0
+
+
+def test_support_link_works_once(runner, client, user):
+    result = runner.invoke(args=["users", "link", "GOMA800101AB1"])
+    link = result.output.strip()
+    assert link.startswith("https://acceso.efactura.example/request/codedAccess?code=")
+    path = link.removeprefix("https://acceso.efactura.example")
+    assert client.get(path).headers["Location"] == "/cambiar-contrasena"
+    assert "motivo=used" in client.get(path).headers["Location"]
+
+
+def test_audit_filters_events(app, runner, client, user, clock):
+    fail(client, "GOMA800101AB1", times=2)
+    clock.advance(hours=1)
+    login(client, "GOMA800101AB1", PASSWORD, captcha=CAPTCHA)
+    fail(app.test_client(), "XAXX010101000")
+    everything = runner.invoke(args=["audit"]).output
+    assert "login" in everything and "XAXX010101000" in everything
+    mine = runner.invoke(args=["audit", "--user", "goma800101ab1", "--kind", "login"]).output
+    assert mine.count("GOMA800101AB1") == 3 and "XAXX010101000" not in mine
+    later = runner.invoke(args=["audit", "--kind", "login", "--since", "2026-11-24T18:30"]).output
+    assert "2 evento(s)." in later
+    failed = runner.invoke(args=["audit", "--outcome", "invalid", "--json"]).output.splitlines()
+    assert len(failed) == 3 and all(json.loads(line)["outcome"] == "invalid" for line in failed)
+
+
+def test_auth_events_are_json_lines_without_secrets(app, client, user):
+    from portal.audit import JsonLines, log
+
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(JsonLines())
+    log.addHandler(handler)
+    try:
+        fail(client, "GOMA800101AB1")
+        request_reminder(client, "GOMA800101AB1")
+    finally:
+        log.removeHandler(handler)
+    lines = [json.loads(line) for line in stream.getvalue().splitlines()]
+    kinds = [line["event"] for line in lines]
+    assert "login" in kinds and "reminder" in kinds and "recovery_started" in kinds
+    assert all({"ts", "event", "outcome", "user", "ip"} <= set(line) for line in lines)
+    dumped = stream.getvalue()
+    assert "Equivocada" not in dumped and PASSWORD not in dumped and "code=" not in dumped
+    with app.app_context():
+        stored = db.session.scalars(db.select(AuthEvent)).all()
+        assert len(stored) == len(lines) + 1  # and the account_created of the fixture

@@ -1,0 +1,245 @@
+"""Production footing: PostgreSQL + Redis shared by several gunicorn servers, outages, migrations.
+
+These tests start real servers and services on 127.0.0.1 only, bounded in time and count.
+"""
+import http.cookiejar
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from email import message_from_bytes, policy
+from pathlib import Path
+
+import pytest
+import sqlalchemy
+
+from helpers import CAPTCHA, PASSWORD, free_port
+from portal import accounts, passwords
+from portal.extensions import db
+from portal.models import AuthEvent, LoginThrottle, User
+
+ROOT = Path(__file__).resolve().parent.parent
+GUNICORN = Path(sys.executable).with_name("gunicorn")
+pytestmark = pytest.mark.services
+
+
+class NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args, **kwargs):
+        return None
+
+
+class Visitor:
+    """One browser without JavaScript: its own cookies, no redirects followed."""
+
+    def __init__(self):
+        self.jar = http.cookiejar.CookieJar()
+        self.opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(self.jar), NoRedirect)
+        self.token = None
+
+    def request(self, url, data=None, timeout=30):
+        body = urllib.parse.urlencode({**data, "csrf_token": self.token}).encode() if data is not None else None
+        try:
+            with self.opener.open(urllib.request.Request(url, data=body), timeout=timeout) as response:
+                return response.status, response.read().decode(), response.headers
+        except urllib.error.HTTPError as error:
+            return error.code, error.read().decode(), error.headers
+
+    def start(self, base):
+        status, page, _ = self.request(base + "/")
+        self.token = re.search(r'"X-CSRFToken": "([^"]+)"', page).group(1)
+        return status
+
+
+class Server:
+    """gunicorn serving tests/live_server.py on a loopback port."""
+
+    def __init__(self, env, workers=2):
+        self.port = free_port()
+        self.base = f"http://127.0.0.1:{self.port}"
+        self.process = subprocess.Popen(
+            [str(GUNICORN), "--bind", f"127.0.0.1:{self.port}", "--workers", str(workers), "--timeout", "30",
+             "--chdir", str(ROOT), "--pythonpath", f"{ROOT},{ROOT / 'tests'}", "live_server:app"],
+            env={**os.environ, **env}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                urllib.request.urlopen(self.base + "/healthz", timeout=2).read()
+                return
+            except OSError:
+                time.sleep(0.2)
+        self.stop()
+        raise RuntimeError("gunicorn did not start")
+
+    def workers(self):
+        out = subprocess.run(["pgrep", "-P", str(self.process.pid)], capture_output=True, text=True).stdout
+        return [int(pid) for pid in out.split()]
+
+    def stop(self):
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
+
+@pytest.fixture
+def live(services, make_app, smtp, tmp_path):
+    """Two gunicorn servers sharing one PostgreSQL and one Redis, and an app to look at the data."""
+    database_url, redis_url = services
+    prefix = f"live-{uuid.uuid4().hex}"
+    env = {"LIVE_DATABASE_URL": database_url, "LIVE_RATELIMIT_URI": redis_url, "LIVE_KEY_PREFIX": prefix,
+           "LIVE_SMTP_PORT": str(smtp.port), "LIVE_INSTANCE": str(tmp_path / "live"),
+           "LIVE_RATELIMIT_CAPTCHA": "10/minute", "LIVE_RATELIMIT_LOGIN": "1000/minute"}
+    app = make_app(SQLALCHEMY_DATABASE_URI=database_url)
+    with app.app_context():
+        accounts.create_user("GOMA800101AB1", PASSWORD, "maria@example.com", name="María Gómez",
+                             question="¿Color favorito?", answer="Verde")
+        # a slower hash, so that concurrent attempts really overlap
+        db.session.scalar(db.select(User)).password_hash = passwords.hash_password(PASSWORD, rounds=10)
+        db.session.commit()
+    servers = [Server(env), Server(env)]
+    yield app, servers
+    for server in servers:
+        server.stop()
+
+
+def prepared_attacker(base):
+    visitor = Visitor()
+    visitor.start(base)
+    visitor.request(base + "/captcha/nuevo")  # each attacker holds a solved CAPTCHA
+    return visitor
+
+
+def test_two_servers_share_locks_links_and_limits(live, smtp):
+    app, (first, second) = live
+    attackers = [prepared_attacker(first.base if i % 2 else second.base) for i in range(200)]
+    bases = [first.base if i % 2 else second.base for i in range(200)]
+    wrong = {"username": "GOMA800101AB1", "password": "Equivocada.1", "captcha": CAPTCHA}
+
+    def attack(i):
+        try:
+            return attackers[i].request(bases[i] + "/entrar", wrong)[0]
+        except OSError:
+            return "cut"  # the worker serving it was killed
+
+    with ThreadPoolExecutor(max_workers=40) as pool:
+        futures = [pool.submit(attack, i) for i in range(200)]
+        time.sleep(0.3)
+        os.kill(first.workers()[0], signal.SIGKILL)  # a worker dies mid-load
+        statuses = [f.result() for f in futures]
+
+    answered = statuses.count(200)
+    assert answered >= 150, statuses
+    with app.app_context():
+        evaluated = db.session.scalar(db.select(db.func.count()).select_from(AuthEvent).where(
+            AuthEvent.kind == "login", AuthEvent.outcome == "invalid"))
+        assert evaluated == app.config["LOGIN_MAX_ATTEMPTS"]
+        row = db.session.get(LoginThrottle, "GOMA800101AB1")
+        assert row.failures == 5 and row.locked_until is not None
+        recorded = db.session.scalar(db.select(db.func.count()).select_from(AuthEvent).where(AuthEvent.kind == "login"))
+        assert answered <= recorded <= 200  # every answered attempt left its event
+        assert db.session.scalar(db.select(User)).username == "GOMA800101AB1"
+
+    for server in (first, second):  # the lock is seen by both, even with the right password
+        visitor = prepared_attacker(server.base)
+        _, page, _ = visitor.request(server.base + "/entrar",
+                                     {"username": "GOMA800101AB1", "password": PASSWORD, "captcha": CAPTCHA})
+        assert 'id="lockout"' in page
+
+    # A coded link issued through one server works once, on the other.
+    visitor = Visitor()
+    visitor.start(first.base)
+    visitor.request(first.base + "/recuperar", {"username": "GOMA800101AB1"})
+    visitor.request(first.base + "/recuperar/recordatorio", {})
+    [envelope] = smtp.wait_for(2)[-1:]
+    text = message_from_bytes(envelope.content, policy=policy.default).get_body(("plain",)).get_content()
+    code = re.search(r"/request/codedAccess\?code=(\S+)", text).group(1)
+    opener = Visitor()
+    status, _, headers = opener.request(f"{second.base}/request/codedAccess?code={code}")
+    assert status == 303 and headers["Location"].endswith("/cambiar-contrasena")
+    status, _, headers = Visitor().request(f"{first.base}/request/codedAccess?code={code}")
+    assert status == 303 and "motivo=used" in headers["Location"]
+
+    # One rate limit across both servers (CAPTCHA refresh: 10 a minute per client address).
+    visitor = Visitor()
+    codes = [visitor.request((first if i % 2 else second).base + "/captcha/nuevo")[0] for i in range(12)]
+    assert codes.count(200) <= 10 and codes[-1] == 429
+
+
+@pytest.fixture
+def private_redis():
+    """A Redis of this test's own, so that stopping it disturbs nobody else."""
+    port = free_port()
+    process = subprocess.Popen(["redis-server", "--bind", "127.0.0.1", "--port", str(port), "--save", "",
+                                "--appendonly", "no"], stdout=subprocess.DEVNULL)
+    deadline = time.monotonic() + 10
+    while not _answers(port) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    yield process, f"redis://127.0.0.1:{port}"
+    process.kill()
+    process.wait()
+
+
+def _answers(port):
+    import socket
+
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+            return True
+    except OSError:
+        return False
+
+
+def test_sign_in_keeps_working_and_limited_when_redis_stops(services, make_app, private_redis, caplog):
+    from helpers import login
+
+    process, url = private_redis
+    app = make_app(RATELIMIT_ENABLED=True, RATELIMIT_STORAGE_URI=url, RATELIMIT_LOGIN="4/minute")
+    with app.app_context():
+        accounts.create_user("GOMA800101AB1", PASSWORD, "maria@example.com")
+    client = app.test_client()
+    assert login(client, "GOMA800101AB1", PASSWORD).status_code == 303
+    assert app.test_client().get("/healthz").json["rate_limit_storage"] == "ok"
+    process.kill()
+    process.wait()
+    statuses = [login(app.test_client(), "GOMA800101AB1", PASSWORD).status_code for _ in range(5)]
+    assert statuses[0] == 303  # signing in still works
+    assert 429 in statuses  # and the limits hold, in memory
+    assert app.test_client().get("/healthz").json["rate_limit_storage"] == "fallback"
+
+
+def test_healthz_reports_the_database_and_no_secrets(services, make_app):
+    database_url, redis_url = services
+    app = make_app(SQLALCHEMY_DATABASE_URI=database_url, RATELIMIT_STORAGE_URI=redis_url, RATELIMIT_ENABLED=True)
+    response = app.test_client().get("/healthz")
+    assert response.status_code == 200
+    assert response.json == {"status": "ok", "database": "ok", "rate_limit_storage": "ok"}
+    assert "postgres" not in response.get_data(as_text=True)
+    down = make_app(SQLALCHEMY_DATABASE_URI=f"postgresql://postgres@127.0.0.1:{free_port()}/test",
+                    AUTO_MIGRATE=False)
+    response = down.test_client().get("/healthz")
+    assert response.status_code == 503 and response.json["database"] == "unreachable"
+
+
+@pytest.mark.parametrize("engine", ["sqlite", "postgresql"])
+def test_migrations_build_the_schema_of_the_models(engine, services, tmp_path, make_app):
+    from alembic.autogenerate import compare_metadata
+    from alembic.runtime.migration import MigrationContext
+
+    url = f"sqlite:///{tmp_path / 'migrated.db'}" if engine == "sqlite" else services[0]
+    app = make_app(SQLALCHEMY_DATABASE_URI=url)  # migrates on start
+    make_app(SQLALCHEMY_DATABASE_URI=url)  # a second start finds nothing to do
+    with app.app_context():
+        with db.engine.connect() as connection:
+            differences = compare_metadata(MigrationContext.configure(connection), db.metadata)
+            version = connection.execute(sqlalchemy.text("SELECT version_num FROM alembic_version")).scalar()
+    assert differences == []
+    assert version == "0001"
