@@ -2,7 +2,7 @@
 import os
 from datetime import timedelta
 
-DEFAULT_SECRET_KEY = "dev-only-change-me"
+DEFAULT_SECRET_KEY = "dev-only-change-me"  # refused outside development  # noqa: S105  # nosec B105
 
 
 def _int(name, default):
@@ -80,7 +80,7 @@ class Config:
 class TestConfig(Config):
     TESTING = True
     PORTAL_ENV = "test"
-    SECRET_KEY = "test-secret-key"
+    SECRET_KEY = "test-secret-key"  # tests only  # noqa: S105  # nosec B105
     SQLALCHEMY_DATABASE_URI = os.environ.get("TEST_DATABASE_URL", "sqlite://")
     RATELIMIT_STORAGE_URI = os.environ.get("TEST_RATELIMIT_STORAGE_URI", "memory://")
     RATELIMIT_ENABLED = False

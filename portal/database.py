@@ -61,7 +61,7 @@ def _schema_lock():
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
-DEMO_PASSWORD = "Factura.2026"
+DEMO_PASSWORD = "Factura.2026"  # development only  # noqa: S105  # nosec B105
 DEMO_ACCOUNTS = (
     ("GOMA800101AB1", "María Gómez Alonso", "activa: entra con la contraseña"),
     ("usr.LOPJ750315XY2", "Juan López Pérez", "a un fallo del bloqueo: una contraseña errónea lo bloquea"),

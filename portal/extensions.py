@@ -14,7 +14,7 @@ class Base(DeclarativeBase):
 
 def client_address():
     """The client's address: the peer, or X-Forwarded-For behind TRUSTED_PROXIES (ProxyFix)."""
-    return request.remote_addr or "0.0.0.0"
+    return request.remote_addr or "unknown"
 
 
 db = SQLAlchemy(model_class=Base)

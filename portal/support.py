@@ -37,7 +37,7 @@ def _iso_option(value, option):
     try:
         return _utc(value) if value else None
     except ValueError:
-        raise click.BadParameter("use una fecha ISO, p. ej. 2026-05-31 o 2026-05-31T14:30", param_hint=option)
+        raise click.BadParameter("use una fecha ISO, p. ej. 2026-05-31 o 2026-05-31T14:30", param_hint=option) from None
 
 
 def _existing(username):
@@ -61,7 +61,7 @@ def create_command(username, password, email, name, question, answer, last_login
     try:
         user = accounts.create_user(username, password, email, name, question, answer, when)
     except ValueError as error:
-        raise click.ClickException(str(error))
+        raise click.ClickException(str(error)) from None
     click.echo(f"Usuario {user.username} creado.")
 
 
@@ -157,7 +157,7 @@ def import_command(csv_file, dry_run):
         accepted.append((number, name, row))
     if not dry_run and accepted:
         try:
-            for number, name, row in accepted:
+            for _number, name, row in accepted:
                 temporary = row.get("temporary_password")
                 accounts.create_user(
                     name, temporary, row["email"], row.get("name", ""),
@@ -167,7 +167,7 @@ def import_command(csv_file, dry_run):
             db.session.commit()
         except Exception as error:
             db.session.rollback()
-            raise click.ClickException(f"No se importó nada: {error}")
+            raise click.ClickException(f"No se importó nada: {error}") from error
     for number, name, _ in accepted:
         click.echo(f"Fila {number} ({name}): {'válida' if dry_run else 'importada'}")
     for number, name, reason in rejected:
@@ -197,7 +197,8 @@ def _import_problem(row, seen, number):
         return "password_hash no es un hash bcrypt ($2a$/$2b$/$2y$)"
     question, answer = row.get("question", ""), row.get("answer", "")
     if temporary and (question or answer):
-        return "con contraseña temporal la pregunta secreta la elige el usuario al entrar: deje question y answer vacías"
+        return ("con contraseña temporal la pregunta secreta la elige el usuario al entrar: "
+                "deje question y answer vacías")
     if bool(question) != bool(answer):
         return "la pregunta secreta y su respuesta van juntas"
     if row.get("last_login"):

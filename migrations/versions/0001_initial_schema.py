@@ -1,13 +1,12 @@
 """initial schema
 
 Revision ID: 0001
-Revises: 
+Revises:
 Create Date: 2026-11-24
 
 """
-from alembic import op
 import sqlalchemy as sa
-
+from alembic import op
 
 # revision identifiers, used by Alembic.
 revision = '0001'
@@ -17,7 +16,7 @@ depends_on = None
 
 
 def upgrade():
-    
+
     op.create_table('auth_events',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('at', sa.DateTime(), nullable=False),
@@ -103,11 +102,11 @@ def upgrade():
     with op.batch_alter_table('coded_links', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_coded_links_user_id'), ['user_id'], unique=False)
 
-    
+
 
 
 def downgrade():
-    
+
     with op.batch_alter_table('coded_links', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_coded_links_user_id'))
 
@@ -129,4 +128,4 @@ def downgrade():
         batch_op.drop_index(batch_op.f('ix_auth_events_at'))
 
     op.drop_table('auth_events')
-    
+
