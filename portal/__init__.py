@@ -28,6 +28,9 @@ def create_app(config_class=Config, instance_path=None, **overrides):
 
     url = app.config.get("SQLALCHEMY_DATABASE_URI") or "sqlite:///" + os.path.join(app.instance_path, "portal.db")
     app.config["SQLALCHEMY_DATABASE_URI"] = engine_url(url)
+    if url.startswith("sqlite"):  # writers queue for the lock instead of failing after 5 s
+        app.config["SQLALCHEMY_ENGINE_OPTIONS"] = {**app.config["SQLALCHEMY_ENGINE_OPTIONS"],
+                                                   "connect_args": {"timeout": 30}}
     _refuse_unsafe_settings(app)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     audit.configure_logging()
@@ -58,6 +61,9 @@ def create_app(config_class=Config, instance_path=None, **overrides):
     app.register_blueprint(captcha.bp)
     app.register_blueprint(home.bp)
     app.register_blueprint(recovery.bp)
+    if app.config.get("PORTAL_ENV") == "development" or app.config.get("TESTING"):
+        from .views import gallery  # designers' gallery of fragments: never in production
+        app.register_blueprint(gallery.bp)
 
     app.before_request(sessions.load)
     app.after_request(_security_headers)

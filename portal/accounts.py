@@ -19,6 +19,19 @@ INACTIVE = "inactive"        # right password, no sign-in for INACTIVITY_DAYS
 DISABLED = "disabled"        # right password, account disabled by support
 
 
+# The secret questions a user may choose. Only these exist, so that the decoy questions shown
+# for unknown user names (drawn from the same list) cannot be told from real ones.
+SECRET_QUESTIONS = (
+    "¿Cuál es el nombre de su primera mascota?",
+    "¿En qué ciudad nació su madre?",
+    "¿Cuál fue su primer empleo?",
+    "¿Cómo se llamaba su escuela primaria?",
+    "¿Cuál es el segundo nombre de su padre?",
+    "¿Cuál es su platillo favorito?",
+    "¿Cuál era el apodo de su infancia?",
+)
+
+
 @dataclass(frozen=True)
 class SignIn:
     outcome: str
@@ -53,9 +66,12 @@ def authenticate(typed_name, password, client_ip, captcha_shown=False, captcha_s
         return _refuse(LOCKED, name, client_ip, locked_until=until)
     if (captcha_shown or lockout.has_recent_failures(name)) and not captcha_solved():
         return _refuse(CAPTCHA, name, client_ip)
+    # The event is stored with the claim, so an attempt cut short (a worker killed while it
+    # hashes) still leaves its trace, as "interrupted".
+    event = audit.begin("login", name, client_ip)
     claim = lockout.claim_attempt(name)
     if not claim.granted:
-        return _refuse(LOCKED, name, client_ip, locked_until=claim.locked_until)
+        return _refuse(LOCKED, name, client_ip, locked_until=claim.locked_until, event=event)
 
     user = db.session.scalar(select(User).where(User.username == name))
     if user is None:
@@ -63,16 +79,16 @@ def authenticate(typed_name, password, client_ip, captcha_shown=False, captcha_s
     else:
         matches = passwords.verify(password, user.password_hash)
     if not matches:
-        return _failed(name, user, client_ip, claim)
+        return _failed(name, user, client_ip, claim, event)
 
     lockout.clear(name)
     refusal = blocked(user)
     if refusal:
-        return _refuse(refusal, name, client_ip, user=user)
+        return _refuse(refusal, name, client_ip, user=user, event=event)
     if passwords.needs_rehash(user.password_hash):
         user.password_hash = passwords.hash_password(password)
     result = signed_in(user, client_ip)
-    audit.record("login", name, OK, client_ip)
+    audit.settle(event, OK)
     db.session.commit()
     return result
 
@@ -92,14 +108,17 @@ def blocked(user):
     return INACTIVE if is_inactive(user, clock.now()) else None
 
 
-def _refuse(outcome, name, client_ip, user=None, locked_until=None):
-    audit.record("login", name, outcome, client_ip)
+def _refuse(outcome, name, client_ip, user=None, locked_until=None, event=None):
+    if event is None:
+        audit.record("login", name, outcome, client_ip)
+    else:
+        audit.settle(event, outcome)
     db.session.commit()
     return SignIn(outcome, name, user, locked_until=locked_until)
 
 
-def _failed(name, user, client_ip, claim):
-    audit.record("login", name, INVALID, client_ip, known=user is not None)
+def _failed(name, user, client_ip, claim, event):
+    audit.settle(event, INVALID, known=user is not None)
     if not claim.locks:
         db.session.commit()
         return SignIn(INVALID, name)
@@ -136,6 +155,8 @@ def create_user(username, password, email, name="", question=None, answer=None, 
         raise ValueError(f"El usuario {canonical} ya existe.")
     if (question is None) != (answer is None):
         raise ValueError("La pregunta secreta y su respuesta van juntas.")
+    if question is not None and question not in SECRET_QUESTIONS:
+        raise ValueError("La pregunta secreta debe ser una de estas: " + " | ".join(SECRET_QUESTIONS))
     if not valid_email(email):
         raise ValueError(f"El correo {email!r} no es válido.")
     user = User(

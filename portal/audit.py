@@ -29,12 +29,26 @@ def configure_logging():
     log.propagate = False
 
 
+INTERRUPTED = "interrupted"
+
+
 def record(kind, username, outcome, client_ip, **detail):
-    """Add an event to the current transaction (the caller commits)."""
-    event = AuthEvent(at=clock.now(), username=username[:255], kind=kind, outcome=outcome,
-                      client_ip=client_ip, detail=detail or None)
+    """Add an event to the current transaction (the caller commits) and log it."""
+    return settle(begin(kind, username, client_ip), outcome, **detail)
+
+
+def begin(kind, username, client_ip):
+    """An event whose outcome is not known yet: stored as "interrupted" until settled."""
+    event = AuthEvent(at=clock.now(), username=username[:255], kind=kind, outcome=INTERRUPTED,
+                      client_ip=client_ip)
     db.session.add(event)
-    log.info("%s %s", kind, outcome, extra={"event": {
-        "event": kind, "outcome": outcome, "user": username[:255], "ip": client_ip, "at": event.at.isoformat(),
-        **detail}})
+    return event
+
+
+def settle(event, outcome, **detail):
+    event.outcome = outcome
+    event.detail = detail or None
+    log.info("%s %s", event.kind, outcome, extra={"event": {
+        "event": event.kind, "outcome": outcome, "user": event.username, "ip": event.client_ip,
+        "at": event.at.isoformat(), **detail}})
     return event

@@ -83,7 +83,7 @@ def demo_seed():
     for username, name, state in DEMO_ACCOUNTS:
         user = accounts.find(username)
         if user is None:
-            question, answer = ("¿Nombre de su primera mascota?", "Firulais")
+            question, answer = (accounts.SECRET_QUESTIONS[0], "Firulais")
             if username.startswith("CT."):
                 question = answer = None
             user = accounts.create_user(username, DEMO_PASSWORD, f"{username.lower()}@demo.efactura.example",

@@ -79,6 +79,8 @@ def send_pending(limit=50):
             log.warning("mail to %s not sent (attempt %d): %s", message.recipient, message.attempts, error)
         else:
             message.sent_at = clock.now()
+            # What it said (a coded link, say) is the recipient's now: the table keeps no copy.
+            message.text_body = message.html_body = ""
             sent += 1
         db.session.commit()
     return sent

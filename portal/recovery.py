@@ -18,15 +18,7 @@ from . import accounts, audit, clock, lockout, mail, passwords, policy, sessions
 from .extensions import db
 from .models import CodedLink, User
 
-QUESTIONS = (
-    "¿Cuál es el nombre de su primera mascota?",
-    "¿En qué ciudad nació su madre?",
-    "¿Cuál fue su primer empleo?",
-    "¿Cómo se llamaba su escuela primaria?",
-    "¿Cuál es el segundo nombre de su padre?",
-    "¿Cuál es su platillo favorito?",
-    "¿Cuál era el apodo de su infancia?",
-)
+QUESTIONS = accounts.SECRET_QUESTIONS
 
 
 # The user name's shape (recovery form)
@@ -88,9 +80,10 @@ RIGHT, WRONG, LIMITED = "right", "wrong", "limited"
 
 def check_answer(name, answer, client_ip):
     """RIGHT, WRONG, or LIMITED (too many wrong answers: only the e-mail route is left)."""
+    event = audit.begin("secret_answer", name, client_ip)  # stored with the claim
     claim = lockout.claim_attempt(name, lockout.ANSWER)
     if not claim.granted:
-        audit.record("secret_answer", name, LIMITED, client_ip)
+        audit.settle(event, LIMITED)
         db.session.commit()
         return LIMITED, None
     user = accounts.find(name)
@@ -102,7 +95,7 @@ def check_answer(name, answer, client_ip):
     if right:
         lockout.clear(name, lockout.ANSWER)
     outcome = RIGHT if right else LIMITED if claim.locks else WRONG
-    audit.record("secret_answer", name, outcome, client_ip)
+    audit.settle(event, outcome)
     db.session.commit()
     return outcome, user if right else None
 
@@ -135,6 +128,9 @@ def send_reminder(name, client_ip):
         audit.record("reminder", name, "not_sent", client_ip)
         db.session.commit()
         return False
+    # A no-op write takes the user's row lock (PostgreSQL) or the write lock (SQLite) first, so
+    # concurrent reminders for one user count and add their links one after the other.
+    db.session.execute(update(User).where(User.id == user.id).values(session_epoch=User.session_epoch))
     recent = db.session.scalar(select(func.count()).select_from(CodedLink).where(
         CodedLink.user_id == user.id, CodedLink.created_at > now - timedelta(hours=1)))
     if recent >= config["REMINDERS_PER_HOUR"]:
@@ -238,8 +234,8 @@ def problems(user, change, setup):
     if change.question is not None or setup:
         if not (change.question or "").strip():
             found.append("Elija una pregunta secreta.")
-        elif len(change.question) > 200:
-            found.append("La pregunta secreta puede tener hasta 200 caracteres.")
+        elif change.question.strip() not in QUESTIONS:
+            found.append("Elija una de las preguntas secretas de la lista.")
         if len(accounts.normalise_answer(change.answer or "")) < 3:
             found.append("La respuesta secreta debe tener al menos 3 letras o números.")
         elif len(change.answer) > 200:
@@ -256,11 +252,13 @@ def save(user, change, client_ip, via):
     if change.question is not None:
         user.secret_question = change.question.strip()
         user.answer_hash = accounts.answers_hash(change.answer)
-    user.email = change.email.strip()
+    previous_email, user.email = user.email, change.email.strip()
     _void_links(user, now)
     lockout.clear(user.username)
     sessions.revoke_all(user)
-    mail.queue(user.email, "Su contraseña de e-Factura cambió", "password_changed",
-               user=user, at=clock.local(now), client_ip=client_ip)
+    # The address on record hears of it too: whoever changed the password may have changed it.
+    for address in dict.fromkeys(a for a in (previous_email, user.email) if a):
+        mail.queue(address, "Su contraseña de e-Factura cambió", "password_changed", user=user,
+                   at=clock.local(now), client_ip=client_ip, previous_email=previous_email)
     audit.record("password_changed", user.username, "ok", client_ip, via=via)
     db.session.commit()

@@ -11,6 +11,7 @@ from helpers import PASSWORD, FakeClock, Inbox, free_port
 from portal import create_app
 from portal.extensions import db
 
+
 @pytest.fixture
 def clock():
     return FakeClock()
@@ -82,7 +83,7 @@ def user(app):
 
     with app.app_context():
         created = accounts.create_user("GOMA800101AB1", PASSWORD, "maria@example.com", name="María Gómez",
-                                       question="¿Color favorito?", answer="Verde")
+                                       question="¿Cuál es su platillo favorito?", answer="Verde")
         return created.username
 
 

@@ -9,7 +9,7 @@ from portal.models import User
 def test_create_with_every_option(app, runner, client):
     result = runner.invoke(args=[
         "users", "create", "ct.goma-800101-ab1", "--password", PASSWORD, "--email", "m@example.com",
-        "--name", "María Gómez", "--question", "¿Color favorito?", "--answer", "Verde",
+        "--name", "María Gómez", "--question", "¿Cuál es su platillo favorito?", "--answer", "Verde",
         "--last-login", "2026-10-01T09:30",
     ])
     assert result.exit_code == 0, result.output
@@ -17,7 +17,8 @@ def test_create_with_every_option(app, runner, client):
     with app.app_context():
         user = db.session.scalar(db.select(User))
         assert (user.username, user.display_name, user.email) == ("CT.GOMA800101AB1", "María Gómez", "m@example.com")
-        assert user.secret_question == "¿Color favorito?" and user.answer_hash and "Verde" not in user.answer_hash
+        assert user.secret_question == "¿Cuál es su platillo favorito?"
+        assert user.answer_hash and "Verde" not in user.answer_hash
         assert user.last_login_at.isoformat() == "2026-10-01T09:30:00"
     assert login(client, "CT.GOMA800101AB1", PASSWORD).status_code == 303
 

@@ -4,7 +4,6 @@ import json
 import logging
 from email import message_from_bytes, policy
 
-import pytest
 from aiosmtpd.controller import Controller
 
 from helpers import CAPTCHA, PASSWORD, Inbox, csrf_token, fail, finished, free_port, login
@@ -23,7 +22,8 @@ def test_mail_is_kept_while_smtp_is_down_and_leaves_with_outbox_send(make_app, c
     port = free_port()
     app = make_app(MAIL_SERVER="127.0.0.1", MAIL_PORT=port)
     with app.app_context():
-        accounts.create_user("GOMA800101AB1", PASSWORD, "maria@example.com", question="¿Color?", answer="Verde")
+        accounts.create_user("GOMA800101AB1", PASSWORD, "maria@example.com",
+                             question="¿Cuál es su platillo favorito?", answer="Verde")
     known = request_reminder(app.test_client(), "GOMA800101AB1")
     unknown = request_reminder(app.test_client(), "XAXX010101000")
     assert known.status_code == unknown.status_code == 200
@@ -52,7 +52,8 @@ def test_later_requests_retry_what_could_not_be_sent(make_app, clock, smtp, monk
 
     app = make_app(MAIL_SERVER="127.0.0.1", MAIL_PORT=free_port())
     with app.app_context():
-        accounts.create_user("GOMA800101AB1", PASSWORD, "maria@example.com", question="¿Color?", answer="Verde")
+        accounts.create_user("GOMA800101AB1", PASSWORD, "maria@example.com",
+                             question="¿Cuál es su platillo favorito?", answer="Verde")
     request_reminder(app.test_client(), "GOMA800101AB1")
     app.config["MAIL_PORT"] = smtp.port  # the SMTP server is back
     app.extensions["mail"].port = smtp.port
@@ -77,14 +78,14 @@ def test_import_accepts_good_rows_and_reports_the_rest(app, runner, client, tmp_
     legacy = bcrypt.hashpw(b"Anterior.2020", bcrypt.gensalt(4)).decode()
     path = write_csv(tmp_path, (
         "username,name,email,password_hash,temporary_password,question,answer,last_login\n"
-        f"goma800101ab1,María Gómez,maria@example.com,{legacy},,¿Color?,Verde,2026-09-01\n"
+        f"goma800101ab1,María Gómez,maria@example.com,{legacy},,¿Cuál es su platillo favorito?,Verde,2026-09-01\n"
         "CT.PEMA900101QR5,Ana Pérez,ana@example.com,,Temporal.123,,,\n"
         "GOMA-800101-AB1,Otra María,otra@example.com,,Temporal.123,,,\n"
         "LOPJ750315XY2,Juan,no-es-correo,,Temporal.123,,,\n"
         "SIN010203AB4,Servicios,s@example.com,no-es-hash,,,,\n"
         "ABC010203XY4,Sin contraseña,a@example.com,,,,,\n"
         "DEF010203XY4,Fecha mala,d@example.com,,Temporal.123,,,ayer\n"
-        "GHI010203XY4,Media pregunta,g@example.com,,Temporal.123,¿Color?,,\n"
+        "GHI010203XY4,Media pregunta,g@example.com,,Temporal.123,¿Cuál es su platillo favorito?,,\n"
     ))
     result = runner.invoke(args=["users", "import", path])
     assert result.exit_code == 0, result.output

@@ -49,21 +49,46 @@
   }
 
   // After a swap, move focus to the first field that needs the user.
+  // htmx fires htmx:afterSwap on what holds the new content: the target itself for an inner
+  // swap, each new root element for an outerHTML swap (event.detail.target is then the old,
+  // detached element, so it cannot be used to find the new fields).
+  var EDITABLE = "input:not([type=hidden]):not([disabled]):not([readonly]), select:not([disabled]), textarea:not([disabled]):not([readonly])";
+
+  function isField(elt) {
+    return !!(elt && elt.matches && elt.matches("input, select, textarea"));
+  }
+
   function focusAfterSwap(event) {
-    var target = event.detail && event.detail.target;
-    if (!target) return;
-    var form = target.closest("form") || target.querySelector("form") || target;
-    var alert = target.querySelector("[role=alert]") || (target.matches("[role=alert]") ? target : null);
-    var field = form.querySelector("input[name=captcha]:not([disabled])");
-    var error = target.querySelector("#login-error");
-    var password = form.querySelector("#password");
+    var fragment = event.target;
+    var detail = event.detail || {};
+    if (!fragment || !fragment.isConnected || !fragment.querySelector) return;
+    if (isField(detail.elt)) return;  // live checks while typing (password checklist) keep the focus
+    var active = document.activeElement;
+    var requester = detail.elt;
+    // A poll (the lock countdown) must not pull the focus from wherever the user went.
+    if (active && active !== document.body && !(requester && requester.contains(active)) && !fragment.contains(active)) return;
+    if (fragment.matches("dialog") || fragment.querySelector("dialog")) return;  // the dialog focuses itself
+    var scope = fragment.querySelector(EDITABLE) ? fragment
+      : (fragment.closest("form") || fragment.querySelector("form") || fragment);
+    var field = null;
+    var error = fragment.querySelector("#login-error");
+    var password = scope.querySelector("#password");
     if (error && error.dataset.error === "invalid" && password) {
       password.value = "";  // the password was wrong: type it again
       field = password;
     }
-    if (!field && alert) field = form.querySelector("[aria-invalid=true]");
-    if (!field) field = form.querySelector("input:not([type=hidden]):not([disabled])");
-    if (field) field.focus();
+    var alert = fragment.matches("[role=alert]") ? fragment : fragment.querySelector("[role=alert]");
+    if (!field && alert) field = scope.querySelector("[aria-invalid=true]:not([disabled])");
+    if (!field) {
+      var fields = Array.prototype.slice.call(scope.querySelectorAll(EDITABLE));
+      field = fields.filter(function (f) { return !f.value; })[0] || fields[0] || null;
+    }
+    if (!field) {
+      // Nothing to type (lock messages): focus the message itself so reading goes on from there.
+      field = alert || fragment.querySelector("h1, h2") || fragment;
+      if (!field.hasAttribute("tabindex")) field.setAttribute("tabindex", "-1");
+    }
+    field.focus();
   }
 
   document.addEventListener("htmx:afterSwap", focusAfterSwap);

@@ -3,6 +3,8 @@
 Also the first sign-in set-up, which is the same change-password step for a signed-in
 account that has no secret question yet.
 """
+from datetime import datetime
+
 from flask import Blueprint, abort, flash, g, redirect, request, session, url_for
 
 from .. import accounts, audit, content, policy, recovery, sessions
@@ -134,14 +136,14 @@ def save():
     if user is None:
         return redirect_to("recovery.start")
     form = ChangePasswordForm()
-    changing_answer = setup or request.form.get("change_answer") == "1"
+    changing_answer = _needs_question(user, setup) or request.form.get("change_answer") == "1"
     change = recovery.Change(
         new_password=form.new_password.data or "", confirm_password=form.confirm_password.data or "",
         email=(form.email.data or "").strip(),
         question=(form.question.data or "") if changing_answer else None,
         answer=(form.answer.data or "") if changing_answer else None,
     )
-    found = recovery.problems(user, change, setup)
+    found = recovery.problems(user, change, _needs_question(user, setup))
     if found:
         return _change_step(user, setup, form=form, errors=found, change_answer=changing_answer)
     via = "setup" if setup else session.get(PROOF, {}).get("via", "answer")
@@ -151,8 +153,12 @@ def save():
         session.clear()
         flash("Su contraseña se cambió, pero su cuenta está bloqueada: comuníquese con soporte técnico.")
         return redirect_to("access.index")
-    result = accounts.signed_in(user, client_address())
-    db.session.commit()
+    if setup:  # the sign-in that began this session stays the latest one
+        at, ip = _previous_login()
+        result = accounts.SignIn(accounts.OK, user.username, user, previous_login_at=at, previous_login_ip=ip)
+    else:
+        result = accounts.signed_in(user, client_address())
+        db.session.commit()
     sessions.begin(result)
     return redirect_to("home.index")
 
@@ -164,6 +170,16 @@ def cancel():
     session.pop(NAME, None)
     return render("login-form", form=LoginForm(formdata=None), username=session.get("login_name", ""),
                   captcha_id=session.get("captcha_id"))
+
+
+def _needs_question(user, setup):
+    """Set-up, or an account that never chose a question: the step asks for one."""
+    return setup or not user.secret_question
+
+
+def _previous_login():
+    at, ip = session.get("previous_login") or (None, None)
+    return (datetime.fromisoformat(at) if at else None), ip
 
 
 def _changing_user():
@@ -188,7 +204,7 @@ def _change_context(user, setup, form=None, errors=(), change_answer=False):
     password = form.new_password.data or ""
     return {
         "user": user, "setup": setup, "form": form, "errors": errors,
-        "change_answer": change_answer or setup, "questions": recovery.QUESTIONS,
+        "change_answer": change_answer or _needs_question(user, setup), "questions": recovery.QUESTIONS,
         "email": form.email.data if form.email.data is not None else user.email,
         "rules": policy.checklist(password, user.username, form.confirm_password.data or ""),
         "typed": bool(password),

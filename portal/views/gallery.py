@@ -1,0 +1,119 @@
+"""Designers' gallery (development and tests only): every fragment of portal/partials/ in each
+of its states, with sample data, on one page. Registered by create_app() only when
+PORTAL_ENV is "development" or TESTING is on; anywhere else /galeria does not exist (404).
+"""
+from datetime import timedelta
+from types import SimpleNamespace
+
+from flask import Blueprint, abort, current_app, render_template
+
+from .. import captcha, clock, content, policy, recovery
+from ..forms import AnswerForm, ChangePasswordForm, LoginForm, RecoveryForm
+
+bp = Blueprint("gallery", __name__)
+
+SAMPLE_USER = "GOMA800101AB1"
+SAMPLE_QUESTION = recovery.QUESTIONS[0]
+
+
+def enabled(app):
+    return app.config.get("PORTAL_ENV") == "development" or bool(app.config.get("TESTING"))
+
+
+@bp.before_request
+def only_in_development():
+    if not enabled(current_app):
+        abort(404)
+
+
+@bp.get("/galeria")
+def index():
+    fragments = [(name, [(label, render_template(f"partials/{name}.html", **context))
+                         for label, context in states])
+                 for name, states in _samples()]
+    return render_template("gallery.html", fragments=fragments)
+
+
+def _samples():
+    """(fragment, [(state, template context)]) for every fragment, in the order of the flows."""
+    challenge = captcha.new_challenge()
+    until = clock.now() + timedelta(minutes=current_app.config["LOCKOUT_MINUTES"])
+    login = {"form": LoginForm(formdata=None), "username": "", "error": None, "blocked": None, "captcha_id": None}
+    user = SimpleNamespace(username=SAMPLE_USER, display_name="María Gómez Alonso",
+                           secret_question=SAMPLE_QUESTION, email="maria.gomez@empresa.example")
+    shape = recovery.check_shape("goma-800101-ab1")
+    return [
+        ("login-form", [
+            ("Sin mensajes", login),
+            ("Con error de usuario o contraseña", {**login, "username": SAMPLE_USER, "error": "invalid"}),
+            ("Con error y CAPTCHA", {**login, "username": SAMPLE_USER, "error": "invalid", "captcha_id": challenge}),
+            ("Cuenta bloqueada por inactividad, con CAPTCHA",
+             {**login, "username": SAMPLE_USER, "blocked": "inactive", "captcha_id": challenge}),
+        ]),
+        ("login-error", [
+            ("Usuario o contraseña incorrectos (invalid)", {"error": "invalid"}),
+            ("Falta el texto de la imagen (captcha)", {"error": "captcha"}),
+            ("Faltan usuario o contraseña (missing)", {"error": "missing"}),
+        ]),
+        ("captcha", [("Imagen, «No entiendo el texto» y audio", {"captcha_id": challenge})]),
+        ("lockout", [
+            ("Bloqueo temporal por intentos fallidos, con cuenta regresiva",
+             {"until": clock.local(until), "seconds_left": int((until - clock.now()).total_seconds())}),
+            ("Bloqueo por inactividad", {"blocked": "inactive"}),
+            ("Cuenta deshabilitada", {"blocked": "disabled"}),
+        ]),
+        ("rate-limited", [("Demasiadas solicitudes (429)", {})]),
+        ("session-expired", [("La página caducó (CSRF)", {})]),
+        ("recovery-form", [
+            ("Sin mensajes", {"form": RecoveryForm(formdata=None), "typed": ""}),
+            ("Usuario con forma incorrecta", {"form": RecoveryForm(formdata=None),
+                                              "typed": shape.suggestion or "", "shape": shape}),
+        ]),
+        ("forgot-user-notice", [("Aviso abierto", {"support": content.load()["support"]})]),
+        ("secret-question-step", _question_states()),
+        ("change-password-step", _change_states(user)),
+        ("secret-answer", [
+            ("Respuesta registrada, con «Cambiar respuesta»", _change_context(user)),
+            ("Cambiando pregunta y respuesta", _change_context(user, change_answer=True)),
+        ]),
+        ("password-checklist", [
+            ("Nada escrito", _change_context(user)),
+            ("Cumple una parte", _change_context(user, password="secreto1")),
+            ("Cumple todo", _change_context(user, password="Nueva.Clave7", confirmation="Nueva.Clave7")),
+        ]),
+        ("link-error", [(label, {"reason": reason}) for reason, label in (
+            (recovery.USED, "Enlace ya usado"), (recovery.EXPIRED, "Enlace vencido"),
+            (recovery.VOID, "Enlace anulado"), (recovery.UNKNOWN, "Enlace desconocido"))]),
+        ("side-panel", [("Noticias y enlaces del archivo de contenido", {})]),
+    ]
+
+
+def _question_states():
+    base = {"form": AnswerForm(formdata=None), "username": SAMPLE_USER, "question": SAMPLE_QUESTION,
+            "error": None, "sent": False, "limited": False}
+    return [
+        ("Pregunta", base),
+        ("Respuesta incorrecta", {**base, "error": "wrong"}),
+        ("Falta la respuesta", {**base, "error": "missing"}),
+        ("Límite de respuestas alcanzado", {**base, "limited": True}),
+        ("Recordatorio enviado", {**base, "sent": True}),
+    ]
+
+
+def _change_states(user):
+    return [
+        ("Recuperación", _change_context(user)),
+        ("Primer ingreso (configuración)", _change_context(user, setup=True)),
+        ("Con errores", _change_context(user, password="secreto1", errors=(
+            "La nueva contraseña no cumple todos los requisitos de la lista.",
+            "Escriba un correo electrónico válido, por ejemplo nombre@empresa.com.mx.",
+        ))),
+    ]
+
+
+def _change_context(user, setup=False, change_answer=False, password="", confirmation="", errors=()):
+    return {
+        "user": user, "setup": setup, "form": ChangePasswordForm(formdata=None), "errors": errors,
+        "change_answer": change_answer or setup, "questions": recovery.QUESTIONS, "email": user.email,
+        "rules": policy.checklist(password, user.username, confirmation), "typed": bool(password),
+    }
