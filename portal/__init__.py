@@ -5,6 +5,7 @@ import os
 import jinja2
 from flask import Flask, render_template, request
 from flask_wtf.csrf import CSRFError
+from sqlalchemy.exc import DBAPIError
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from config import DEFAULT_SECRET_KEY, Config
@@ -114,6 +115,16 @@ def _error_handlers(app):
     @app.errorhandler(413)
     def too_large(error):
         return render_template("error.html", status=413), 413
+
+    @app.errorhandler(DBAPIError)
+    def database_unavailable(error):
+        """The database is locked or gone for a moment: nothing was half-written (the
+        transaction rolls back); the user is asked to try again."""
+        db.session.rollback()
+        app.logger.error("database unavailable: %s", type(error.orig).__name__ if error.orig else error)
+        response = render("service-unavailable", status=503)
+        response.headers["Retry-After"] = "5"
+        return response
 
     @app.errorhandler(500)
     def server_error(error):

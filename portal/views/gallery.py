@@ -64,6 +64,7 @@ def _samples():
         ]),
         ("rate-limited", [("Demasiadas solicitudes (429)", {})]),
         ("session-expired", [("La página caducó (CSRF)", {})]),
+        ("service-unavailable", [("Base de datos no disponible (503)", {})]),
         ("recovery-form", [
             ("Sin mensajes", {"form": RecoveryForm(formdata=None), "typed": ""}),
             ("Usuario con forma incorrecta", {"form": RecoveryForm(formdata=None),
