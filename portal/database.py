@@ -79,8 +79,7 @@ def demo_seed():
     if current_app.config["PORTAL_ENV"] != "development":
         raise click.ClickException("Las cuentas de demostración solo existen en desarrollo (PORTAL_ENV=development).")
     now = clock.now()
-    click.echo(f"Cuentas de demostración (contraseña de todas: {DEMO_PASSWORD}):")
-    for username, name, state in DEMO_ACCOUNTS:
+    for username, name, _ in DEMO_ACCOUNTS:
         user = accounts.find(username)
         if user is None:
             question, answer = (accounts.SECRET_QUESTIONS[0], "Firulais")
@@ -93,8 +92,11 @@ def demo_seed():
         inactive = username.startswith("PRV.")
         user.created_at = now - timedelta(days=400) if inactive else now
         user.last_login_at = now - timedelta(days=200) if inactive else None
-        click.echo(f"  {username:<20} {state}")
     lockout.clear("usr.LOPJ750315XY2")
     db.session.add(LoginThrottle(username="usr.LOPJ750315XY2", failures=current_app.config["LOGIN_MAX_ATTEMPTS"] - 1,
                                  last_failure_at=now))
     db.session.commit()
+    click.echo(f"\nCuentas de demostración (contraseña de todas: {DEMO_PASSWORD}):")
+    for username, _, state in DEMO_ACCOUNTS:
+        click.echo(f"  {username:<20} {state}")
+    click.echo("Los correos (avisos, enlaces de recuperación) quedan en instance/outbox/.\n")
