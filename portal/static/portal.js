@@ -48,10 +48,12 @@
     });
   }
 
-  // After a swap, move focus to the first field that needs the user.
-  // htmx fires htmx:afterSwap on what holds the new content: the target itself for an inner
-  // swap, each new root element for an outerHTML swap (event.detail.target is then the old,
-  // detached element, so it cannot be used to find the new fields).
+  // After a swap, move focus to the first field that needs the user. This waits for
+  // htmx:afterSettle: only then has htmx wired up the new content (hx-post and the like), so a
+  // keystroke sent straight away goes through htmx, not a plain submission.
+  // htmx fires the event on what holds the new content: the target itself for an inner swap,
+  // each new root element for an outerHTML swap (event.detail.target is then the old, detached
+  // element, so it cannot be used to find the new fields).
   var EDITABLE = "input:not([type=hidden]):not([disabled]):not([readonly]), select:not([disabled]), textarea:not([disabled]):not([readonly])";
 
   function isField(elt) {
@@ -61,10 +63,11 @@
   function focusAfterSwap(event) {
     var fragment = event.target;
     var detail = event.detail || {};
+    // detail.elt is where this event fires; the element that made the request is in requestConfig.
+    var requester = detail.requestConfig && detail.requestConfig.elt;
     if (!fragment || !fragment.isConnected || !fragment.querySelector) return;
-    if (isField(detail.elt)) return;  // live checks while typing (password checklist) keep the focus
+    if (isField(requester)) return;  // live checks while typing (password checklist) keep the focus
     var active = document.activeElement;
-    var requester = detail.elt;
     // A poll (the lock countdown) must not pull the focus from wherever the user went.
     if (active && active !== document.body && !(requester && requester.contains(active)) && !fragment.contains(active)) return;
     if (fragment.matches("dialog") || fragment.querySelector("dialog")) return;  // the dialog focuses itself
@@ -91,7 +94,28 @@
     field.focus();
   }
 
-  document.addEventListener("htmx:afterSwap", focusAfterSwap);
+  // Live checks (the password checklist) fire after a delay; once their form is being sent,
+  // or the page is leaving for the next one, a late check would only answer for a step that
+  // is gone (404): it is not sent.
+  document.addEventListener("htmx:beforeRequest", function (event) {
+    var elt = event.detail && event.detail.elt;
+    if (!isField(elt)) {
+      if (elt && elt.tagName === "FORM") elt.setAttribute("data-sending", "");
+      return;
+    }
+    if (document.documentElement.hasAttribute("data-leaving") || (elt.form && elt.form.hasAttribute("data-sending"))) {
+      event.preventDefault();
+    }
+  });
+  document.addEventListener("htmx:afterRequest", function (event) {
+    var elt = event.detail && event.detail.elt;
+    var xhr = event.detail && event.detail.xhr;
+    if (!elt || elt.tagName !== "FORM") return;
+    elt.removeAttribute("data-sending");
+    if (xhr && xhr.getResponseHeader("HX-Redirect")) document.documentElement.setAttribute("data-leaving", "");
+  });
+
+  document.addEventListener("htmx:afterSettle", focusAfterSwap);
   document.addEventListener("htmx:load", function (event) { startCountdowns(event.target); });
   document.addEventListener("htmx:responseError", function () {
     var box = document.getElementById("connection-error");

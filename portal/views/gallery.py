@@ -79,8 +79,8 @@ def _samples():
         ]),
         ("password-checklist", [
             ("Nada escrito", _change_context(user)),
-            ("Cumple una parte", _change_context(user, password="secreto1")),
-            ("Cumple todo", _change_context(user, password="Nueva.Clave7", confirmation="Nueva.Clave7")),
+            ("Cumple una parte", _change_context(user, typed_text="secreto1")),
+            ("Cumple todo", _change_context(user, typed_text="Nueva.Clave7", confirmation="Nueva.Clave7")),
         ]),
         ("link-error", [(label, {"reason": reason}) for reason, label in (
             (recovery.USED, "Enlace ya usado"), (recovery.EXPIRED, "Enlace vencido"),
@@ -105,16 +105,17 @@ def _change_states(user):
     return [
         ("Recuperación", _change_context(user)),
         ("Primer ingreso (configuración)", _change_context(user, setup=True)),
-        ("Con errores", _change_context(user, password="secreto1", errors=(
+        ("Con errores", _change_context(user, typed_text="secreto1", errors=(
             "La nueva contraseña no cumple todos los requisitos de la lista.",
             "Escriba un correo electrónico válido, por ejemplo nombre@empresa.com.mx.",
         ))),
     ]
 
 
-def _change_context(user, setup=False, change_answer=False, password="", confirmation="", errors=()):
+def _change_context(user, setup=False, change_answer=False, typed_text="", confirmation="", errors=()):
     return {
         "user": user, "setup": setup, "form": ChangePasswordForm(formdata=None), "errors": errors,
         "change_answer": change_answer or setup, "questions": recovery.QUESTIONS, "email": user.email,
-        "rules": policy.checklist(password, user.username, confirmation), "typed": bool(password),
+        "rules": policy.checklist(typed_text, user.username, confirmation),
+        "typed": bool(typed_text),
     }

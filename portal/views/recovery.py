@@ -122,8 +122,8 @@ def change_answer():
 @limiter.limit(limit("RATELIMIT_RECOVERY"))
 def checklist():
     user, setup = _changing_user()
-    if user is None:
-        abort(404)
+    if user is None:  # a late check after the password was saved: nothing to update
+        return "", 204
     form = ChangePasswordForm()
     return render("password-checklist", page="change-password-step",
                   **_change_context(user, setup, form=form))

@@ -1,0 +1,404 @@
+"""Browser tests: the portal served by gunicorn, driven by a real Chromium (Playwright).
+
+Fixtures
+  live      session: gunicorn on 127.0.0.1 serving live_app.py, an SQLite file in a temporary
+            folder, an aiosmtpd server that keeps every e-mail, and a factory of accounts
+  browser   session: Debian's Chromium through Playwright (no downloaded browser)
+  portal    one test: a fresh browser context (desktop size) wrapped in PortalPage, which
+            records console errors and CSP violations and fails the test on any of them
+  no_js     one test: the same with JavaScript disabled
+
+Chromium missing (or Playwright not installed): the tests are skipped, except under CI=true,
+where they fail. CHROMIUM_PATH points to another Chromium binary.
+"""
+import email
+import email.policy
+import itertools
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from portal_steps import ANSWER, DESKTOP, PASSWORD, PHONE, QUESTION
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parents[1]
+ARTIFACTS = ROOT / "test-artifacts"
+SCREENSHOTS = ARTIFACTS / "screenshots"
+CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+START_TIMEOUT = 30      # seconds for gunicorn to answer
+STOP_TIMEOUT = 10       # seconds for gunicorn to stop after SIGTERM before SIGKILL
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "browser: end-to-end test in a real Chromium (tests/browser)")
+
+
+@pytest.hookimpl(tryfirst=True)  # before -m selects: `-m "not browser"` leaves these out
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if HERE in Path(item.path).resolve().parents:
+            item.add_marker(pytest.mark.browser)
+
+
+def _unavailable(reason):
+    if os.environ.get("CI", "").lower() == "true":
+        pytest.fail(f"browser tests cannot run under CI: {reason}", pytrace=False)
+    pytest.skip(reason)
+
+
+# The mailbox: a real SMTP server on 127.0.0.1
+
+class Inbox:
+    """aiosmtpd handler keeping every message received, parsed."""
+
+    def __init__(self):
+        self.messages = []
+        self.arrived = threading.Condition()
+
+    async def handle_DATA(self, server, session, envelope):
+        message = email.message_from_bytes(envelope.content, policy=email.policy.default)
+        with self.arrived:
+            self.messages.append(message)
+            self.arrived.notify_all()
+        return "250 OK"
+
+    def wait_for(self, recipient, subject_contains="", timeout=15):
+        """The first message to recipient whose subject contains the text; fails after timeout."""
+        def found():
+            return next((m for m in self.messages if recipient in str(m["To"])
+                         and subject_contains in str(m["Subject"])), None)
+        with self.arrived:
+            self.arrived.wait_for(found, timeout)
+            message = found()
+        assert message is not None, f"no e-mail to {recipient} ({subject_contains!r}) in {timeout} s"
+        return message
+
+
+def text_of(message):
+    return message.get_body(preferencelist=("plain",)).get_content()
+
+
+# The server
+
+def free_port():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _die_with_parent():
+    """In the child: SIGTERM when the test process dies, even by SIGKILL (Linux only)."""
+    try:
+        import ctypes
+        import signal
+
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
+@dataclass
+class Account:
+    username: str
+    password: str
+    email: str
+    question: str | None = None
+    answer: str | None = None
+
+
+class LiveServer:
+    """gunicorn serving live_app.py, plus an in-process app on the same database for set-up."""
+
+    def __init__(self, folder, inbox):
+        self.folder = folder
+        self.inbox = inbox
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log_path = folder / "gunicorn.log"
+        self.env = {
+            **os.environ,
+            "LIVE_DATABASE_URI": f"sqlite:///{folder / 'portal.db'}",
+            "LIVE_MAIL_PORT": str(inbox.port),
+            "LIVE_BASE_URL": self.url,
+            "LIVE_INSTANCE": str(folder / "instance"),
+            "LIVE_LOCKOUT_MINUTES": "1",
+            "LIVE_LOGIN_MAX_ATTEMPTS": "5",
+        }
+        for name in ("CAPTCHA_TEST_ANSWER", "DATABASE_URL", "MAIL_SERVER", "PUBLIC_BASE_URL"):
+            self.env.pop(name, None)
+        self.process = None
+        self._serial = itertools.count(1)
+        self.app = None
+
+    # set-up through the app itself, in this process
+
+    def prepare(self):
+        sys.path.insert(0, str(HERE))
+        try:
+            import live_app
+        finally:
+            sys.path.remove(str(HERE))
+        (self.folder / "instance").mkdir(exist_ok=True)
+        self.app = live_app.build(self.env)  # creates the schema before any worker starts
+        self.active = self.account(name="María Gómez")
+        self.inactive = self.account(name="Proveedora Inactiva", inactive=True)
+        self.first_sign_in = self.account(name="Ana Primer Ingreso", question=None)
+
+    def account(self, name="Cuenta de prueba", question=QUESTION, answer=ANSWER, inactive=False,
+                prefix=""):
+        """A new account with a user name of its own (a valid RFC), created as support would."""
+        from portal import accounts, clock
+        from portal.extensions import db
+
+        serial = next(self._serial)
+        username = f"{prefix}PRUE8001{serial // 100 % 28 + 1:02d}{serial % 100:02d}A"
+        created = Account(username, PASSWORD, f"cuenta{serial}@prueba.example",
+                          question, answer if question else None)
+        with self.app.app_context():
+            user = accounts.create_user(created.username, created.password, created.email, name=name,
+                                        question=created.question, answer=created.answer)
+            if inactive:
+                now = clock.now()
+                user.created_at = now - timedelta(days=400)
+                user.last_login_at = now - timedelta(days=200)
+                db.session.commit()
+            db.session.remove()
+        return created
+
+    # the gunicorn process
+
+    def start(self):
+        gunicorn = Path(sys.executable).with_name("gunicorn")
+        command = [str(gunicorn)] if gunicorn.exists() else [sys.executable, "-m", "gunicorn"]
+        command += ["--bind", f"127.0.0.1:{self.port}", "--workers", "2", "--timeout", "30",
+                    "--graceful-timeout", "5", "--chdir", str(ROOT), "--pythonpath", str(HERE),
+                    "--access-logfile", "-", "--error-logfile", "-", "live_app:app"]
+        self._log = self.log_path.open("wb")
+        self.process = subprocess.Popen(command, env=self.env, stdout=self._log, stderr=subprocess.STDOUT,
+                                        stdin=subprocess.DEVNULL, start_new_session=True,
+                                        preexec_fn=_die_with_parent)
+        deadline = time.monotonic() + START_TIMEOUT
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"gunicorn exited ({self.process.returncode}):\n{self.log()}")
+            try:
+                with urllib.request.urlopen(self.url + "/", timeout=2) as response:
+                    if response.status == 200:
+                        return
+            except (urllib.error.URLError, ConnectionError, TimeoutError, OSError):
+                pass
+            time.sleep(0.2)
+        self.stop()
+        raise RuntimeError(f"gunicorn did not answer within {START_TIMEOUT} s:\n{self.log()}")
+
+    def stop(self):
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(STOP_TIMEOUT)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(STOP_TIMEOUT)
+        if getattr(self, "_log", None):
+            self._log.close()
+        if self.app is not None:
+            from portal.extensions import db
+            with self.app.app_context():
+                db.session.remove()
+                db.engine.dispose()
+
+    def log(self, tail=4000):
+        try:
+            return self.log_path.read_text(errors="replace")[-tail:]
+        except OSError:
+            return ""
+
+
+@pytest.fixture(scope="session")
+def inbox():
+    from aiosmtpd.controller import Controller
+
+    inbox = Inbox()
+    controller = Controller(inbox, hostname="127.0.0.1", port=free_port())
+    controller.start()
+    inbox.port = controller.port
+    yield inbox
+    controller.stop()
+
+
+@pytest.fixture(scope="session")
+def live(tmp_path_factory, inbox):
+    server = LiveServer(tmp_path_factory.mktemp("live"), inbox)
+    try:
+        server.prepare()
+        server.start()
+        yield server
+    finally:
+        server.stop()
+    logs = ARTIFACTS / "gunicorn.log"
+    ARTIFACTS.mkdir(exist_ok=True)
+    shutil.copyfile(server.log_path, logs)
+
+
+# The browser
+
+@pytest.fixture(scope="session")
+def browser():
+    if not os.path.exists(CHROMIUM):
+        _unavailable(f"no Chromium at {CHROMIUM} (apt-get install chromium)")
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        _unavailable("Playwright is not installed (pip install -r requirements-dev.txt)")
+    playwright = sync_playwright().start()
+    try:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, timeout=30_000)
+    except Exception as error:  # a broken binary, missing libraries
+        playwright.stop()
+        _unavailable(f"Chromium at {CHROMIUM} does not start: {error}")
+    yield browser
+    browser.close()
+    playwright.stop()
+
+
+CSP_TEXT = "Content Security Policy"
+AXE_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
+
+
+class PortalPage:
+    """One browser context and page on the live portal, with what the tests check on every step."""
+
+    def __init__(self, context, live, name):
+        self.context = context
+        self.live = live
+        self.name = name
+        self.page = context.new_page()
+        self.page.set_default_timeout(10_000)
+        self.page.set_default_navigation_timeout(15_000)
+        self.console_errors = []
+        self.csp_violations = []
+        self.page_errors = []
+        self.page.on("console", self._console)
+        self.page.on("pageerror", lambda error: self.page_errors.append(str(error)))
+        self.axe_runs = 0
+        self.javascript = True
+
+    def _console(self, message):
+        text = message.text
+        if CSP_TEXT in text:
+            self.csp_violations.append(text)
+        elif message.type == "error":
+            self.console_errors.append(text)
+
+    @property
+    def url(self):
+        return self.live.url
+
+    def goto(self, path="/"):
+        response = self.page.goto(self.url + path)
+        return response
+
+    # the checks
+
+    def mark(self):
+        """Mark the document: a full reload loses the mark, an htmx swap keeps it."""
+        self.page.evaluate("window.__marker = 1")
+
+    def assert_not_reloaded(self):
+        assert self.page.evaluate("window.__marker") == 1, "the page reloaded instead of an htmx swap"
+
+    def assert_clean(self):
+        assert not self.csp_violations, f"CSP violations: {self.csp_violations}"
+        assert not self.console_errors, f"console errors: {self.console_errors}"
+        assert not self.page_errors, f"uncaught errors in the page: {self.page_errors}"
+
+    def focused(self):
+        """id (or tag) of the element that has the focus."""
+        return self.page.evaluate("document.activeElement && "
+                                  "(document.activeElement.id || document.activeElement.tagName)")
+
+    def axe(self, step):
+        """axe-core on the whole page: no WCAG 2.1 A/AA violation."""
+        from axe_playwright_python.sync_playwright import Axe
+
+        # axe.run() never settles in a page without JavaScript: evaluate would wait forever.
+        assert self.javascript, "axe needs JavaScript: check the same step in a JavaScript context"
+
+        results = Axe().run(self.page, options={"runOnly": {"type": "tag", "values": AXE_TAGS},
+                                                "resultTypes": ["violations"]})
+        self.axe_runs += 1
+        assert results.violations_count == 0, f"axe on {step}:\n{results.generate_report()}"
+
+    def shot(self, step):
+        """Full-page screenshots at desktop and phone size, into test-artifacts/screenshots/.
+
+        caret="initial": Playwright's default caret hiding injects an inline <style>, which the
+        page's CSP refuses (and reports on the console).
+        """
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        size = self.page.viewport_size
+        for label, viewport in (("desktop", DESKTOP), ("phone", PHONE)):
+            self.page.set_viewport_size(viewport)
+            self.page.screenshot(path=SCREENSHOTS / f"{step}-{label}.png", full_page=True, caret="initial")
+            if self.javascript:  # nothing sticks out sideways, at either size
+                overflow = self.page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+                assert overflow <= 0, f"{step} at {label} size is {overflow}px wider than the screen"
+        self.page.set_viewport_size(size)
+
+    def wait_for_mail(self, recipient, subject_contains=""):
+        return self.live.inbox.wait_for(recipient, subject_contains)
+
+    def coded_link(self, account):
+        """The coded access link of the last reminder e-mailed to the account."""
+        message = self.live.inbox.wait_for(account.email, "cambio de contraseña")
+        links = re.findall(r"https?://\S+/request/codedAccess\?code=[\w-]+", text_of(message))
+        assert links, text_of(message)
+        return links[-1]
+
+
+def _context(browser, **options):
+    options = {"viewport": DESKTOP, "locale": "es-MX", "timezone_id": "America/Mexico_City", **options}
+    return browser.new_context(**options)
+
+
+@pytest.fixture
+def make_portal(browser, live, request):
+    """PortalPage factory: keyword arguments go to browser.new_context(); each is checked and closed."""
+    made = []
+
+    def make(**options):
+        wrapped = PortalPage(_context(browser, **options), live, request.node.name)
+        wrapped.javascript = options.get("java_script_enabled", True)
+        made.append(wrapped)
+        return wrapped
+
+    yield make
+    try:
+        for wrapped in made:
+            wrapped.assert_clean()
+    finally:
+        for wrapped in made:
+            wrapped.context.close()
+
+
+@pytest.fixture
+def portal(make_portal):
+    return make_portal()
+
+
+@pytest.fixture
+def no_js(make_portal):
+    return make_portal(java_script_enabled=False)
