@@ -44,7 +44,7 @@ test-sqlite: install-dev
 test-production: install-dev
 	@if $(BIN)/python tests/check_services.py; then \
 	  TEST_DATABASE_URL=$(PG_URL) TEST_RATELIMIT_STORAGE_URI=$(REDIS_URL) \
-	    $(BIN)/python -m pytest --ignore=tests/browser $(PYTEST_ARGS); \
+	    $(BIN)/python -m pytest --ignore=tests/browser --ignore=tests/test_bench_smoke.py $(PYTEST_ARGS); \
 	elif [ "$$CI" = "true" ]; then echo "CI: PostgreSQL and Redis are required."; exit 1; \
 	else echo "Skipping the PostgreSQL + Redis pass (start them to run it)."; fi
 
