@@ -24,14 +24,17 @@ def create_app(config_class=Config, instance_path=None, **overrides):
     app = Flask(__name__, instance_path=instance_path, instance_relative_config=True)
     app.config.from_object(config_class)
     app.config.update(overrides)
+    # No routing redirect for "//" (Werkzeug would build it from the request's Host header).
+    app.url_map.merge_slashes = False
     os.makedirs(app.instance_path, exist_ok=True)
     from .database import engine_url
 
     url = app.config.get("SQLALCHEMY_DATABASE_URI") or "sqlite:///" + os.path.join(app.instance_path, "portal.db")
     app.config["SQLALCHEMY_DATABASE_URI"] = engine_url(url)
     if url.startswith("sqlite"):  # writers queue for the lock instead of failing after 5 s
-        app.config["SQLALCHEMY_ENGINE_OPTIONS"] = {**app.config["SQLALCHEMY_ENGINE_OPTIONS"],
-                                                   "connect_args": {"timeout": 30}}
+        options = app.config["SQLALCHEMY_ENGINE_OPTIONS"]
+        app.config["SQLALCHEMY_ENGINE_OPTIONS"] = {
+            **options, "connect_args": {"timeout": 30, **options.get("connect_args", {})}}
     _refuse_unsafe_settings(app)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     audit.configure_logging()

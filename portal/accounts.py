@@ -77,7 +77,7 @@ def authenticate(typed_name, password, client_ip, captcha_shown=False, captcha_s
     if user is None:
         matches = passwords.verify_dummy(password)
     else:
-        matches = passwords.verify(password, user.password_hash)
+        matches = passwords.verify_evenly(password, user.password_hash)
     if not matches:
         return _failed(name, user, client_ip, claim, event)
 
@@ -138,7 +138,8 @@ EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]{2,}$")
 
 
 def valid_email(email):
-    return bool(email) and len(email) <= 254 and EMAIL.match(email) is not None
+    return (bool(email) and len(email) <= 254 and EMAIL.match(email) is not None
+            and not any(unicodedata.category(c).startswith("C") for c in email))
 
 
 def create_user(username, password, email, name="", question=None, answer=None, last_login=None,

@@ -3,6 +3,7 @@
 A challenge is valid for one submission and CAPTCHA_TTL_SECONDS. The audio version costs
 about half a second of CPU, so it is made once per challenge and kept with it.
 """
+import re
 import secrets
 import unicodedata
 from datetime import timedelta
@@ -41,8 +42,11 @@ def new_challenge():
     return challenge.id
 
 
+_ID = re.compile(r"^[A-Za-z0-9_-]{1,43}$")
+
+
 def _live(challenge_id):
-    if not challenge_id:
+    if not challenge_id or not _ID.match(challenge_id):
         return None
     challenge = db.session.get(CaptchaChallenge, challenge_id)
     ttl = timedelta(seconds=current_app.config["CAPTCHA_TTL_SECONDS"])

@@ -1,26 +1,46 @@
 """Form parsing and validation (Flask-WTF); templates write the HTML themselves."""
+import unicodedata
+
+from flask import request
 from flask_wtf import FlaskForm
+from flask_wtf.form import _Auto
 from wtforms import PasswordField, StringField
-from wtforms.validators import DataRequired, Length, Optional
+from wtforms.validators import DataRequired, Length, Optional, ValidationError
 
 from .usernames import MAX_LENGTH
 
 
-class LoginForm(FlaskForm):
-    username = StringField("Usuario", validators=[DataRequired(), Length(max=MAX_LENGTH)])
+class PortalForm(FlaskForm):
+    """Fields come from the submitted form's text fields only: never from uploaded files or a
+    JSON body (Flask-WTF's default), whose values are not strings."""
+
+    class Meta(FlaskForm.Meta):
+        def wrap_formdata(self, form, formdata):
+            if formdata is _Auto:
+                return request.form if request.method in ("POST", "PUT", "PATCH", "DELETE") else None
+            return formdata
+
+
+def no_control_characters(form, field):
+    if field.data and any(unicodedata.category(c) in ("Cc", "Cf", "Cs") for c in field.data):
+        raise ValidationError("Contiene caracteres no permitidos.")
+
+
+class LoginForm(PortalForm):
+    username = StringField("Usuario", validators=[DataRequired(), Length(max=MAX_LENGTH), no_control_characters])
     password = PasswordField("Contraseña", validators=[DataRequired(), Length(max=1024)])
     captcha = StringField("Texto de la imagen", validators=[Optional(), Length(max=32)])
 
 
-class RecoveryForm(FlaskForm):
+class RecoveryForm(PortalForm):
     username = StringField("Usuario", validators=[Optional(), Length(max=MAX_LENGTH)])
 
 
-class AnswerForm(FlaskForm):
+class AnswerForm(PortalForm):
     answer = StringField("Respuesta", validators=[Optional(), Length(max=200)])
 
 
-class ChangePasswordForm(FlaskForm):
+class ChangePasswordForm(PortalForm):
     new_password = PasswordField("Nueva contraseña", validators=[Optional()])
     confirm_password = PasswordField("Confirme la nueva contraseña", validators=[Optional()])
     question = StringField("Pregunta secreta", validators=[Optional()])

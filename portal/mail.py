@@ -22,6 +22,8 @@ log = logging.getLogger("portal.mail")
 RETRY_MINUTES = (1, 5, 15, 60, 240)  # then every 4 hours until it leaves: nothing is dropped
 SWEEP_SECONDS = 30  # how often a worker also retries what earlier requests could not send
 _last_sweep = 0.0
+# Work that queues e-mail after the response (the recovery reminders): run before each flush.
+PRODUCERS = []
 
 
 def queue(recipient, subject, template, **context):
@@ -53,6 +55,8 @@ def after_request(response):
 def _flush_in(app):
     with app.app_context():
         try:
+            for produce in PRODUCERS:
+                produce()
             send_pending()
         except Exception:  # the database went away: the next request or `flask outbox send` retries
             log.exception("outbox not flushed")
@@ -127,6 +131,8 @@ def init_app(app):
 @outbox_cli.command("send")
 def send_command():
     """Send every message that is due (for cron)."""
+    for produce in PRODUCERS:
+        produce()
     sent = send_pending(limit=1000)
     waiting = db.session.scalar(select(func.count()).select_from(OutboxMessage).where(OutboxMessage.sent_at.is_(None)))
     click.echo(f"Enviados: {sent}. En espera: {waiting}.")

@@ -56,3 +56,16 @@ def verify_dummy(password):
     config = current_app.config
     verify(password, _dummy_hash(config["BCRYPT_ROUNDS"], config["PASSWORD_PEPPER"]))
     return False
+
+
+def verify_evenly(password, stored):
+    """verify(), taking as long as a check at the configured cost even when the stored hash
+    is cheaper (imported, or made before BCRYPT_ROUNDS rose): bcrypt's time doubles with each
+    cost step, so checks at costs c .. BCRYPT_ROUNDS-1 add exactly the missing time and an
+    unknown user name (verify_dummy) cannot be told from such an account."""
+    matches = verify(password, stored)
+    match = _BCRYPT_COST.match(stored.removeprefix(SCHEME))
+    config = current_app.config
+    for cost in range(max(int(match.group(1)) if match else 4, 4), config["BCRYPT_ROUNDS"]):
+        verify(password, _dummy_hash(cost, config["PASSWORD_PEPPER"]))
+    return matches

@@ -16,7 +16,7 @@ from sqlalchemy import func, select, update
 
 from . import accounts, audit, clock, lockout, mail, passwords, policy, sessions, usernames
 from .extensions import db
-from .models import CodedLink, User
+from .models import AuthEvent, CodedLink, User
 
 QUESTIONS = accounts.SECRET_QUESTIONS
 
@@ -89,7 +89,7 @@ def check_answer(name, answer, client_ip):
     user = accounts.find(name)
     normalised = accounts.normalise_answer(answer or "")
     if user is not None and user.answer_hash:
-        right = passwords.verify(normalised, user.answer_hash)
+        right = passwords.verify_evenly(normalised, user.answer_hash)
     else:
         right = passwords.verify_dummy(normalised)
     if right:
@@ -115,34 +115,56 @@ def _code_hash(code):
     return hashlib.sha256(code.encode()).hexdigest()
 
 
-def send_reminder(name, client_ip):
-    """E-mail a fresh coded link to the registered address; older links are void.
+REQUESTED = "requested"
 
-    The caller answers the same whatever happens here, and the message leaves through the
-    outbox after the response, so neither the answer nor its timing tells anything.
-    """
+
+def request_reminder(name, client_ip):
+    """In the request: one stored event, the same for every name. The event is the durable
+    to-do: the link and its e-mail are made after the response (process_reminders), so neither
+    the answer nor its time tells whether the account exists, and a request is never lost."""
+    audit.record("reminder", name, REQUESTED, client_ip)
+    db.session.commit()
+
+
+def process_reminders(limit=100):
+    """Carry out the requested reminders (after the response, and from `outbox send`)."""
+    pending = db.session.scalars(select(AuthEvent.id).where(
+        AuthEvent.kind == "reminder", AuthEvent.outcome == REQUESTED).order_by(AuthEvent.id).limit(limit)).all()
+    for event_id in pending:
+        event = db.session.get(AuthEvent, event_id)
+        outcome = _remind(event.username, event.client_ip)
+        # Settled in the same transaction as the link and the queued e-mail: exactly once.
+        settled = db.session.execute(update(AuthEvent).where(
+            AuthEvent.id == event_id, AuthEvent.outcome == REQUESTED).values(outcome=outcome)).rowcount == 1
+        if settled:
+            db.session.commit()
+            audit.log.info("reminder %s", outcome, extra={"event": {
+                "event": "reminder", "outcome": outcome, "user": event.username, "ip": event.client_ip}})
+        else:
+            db.session.rollback()
+
+
+def _remind(name, client_ip):
+    """A fresh coded link e-mailed to the registered address (older links void); the outcome."""
     config = current_app.config
     user = accounts.find(name)
     now = clock.now()
     if user is None or not user.email or user.disabled:
-        audit.record("reminder", name, "not_sent", client_ip)
-        db.session.commit()
-        return False
+        return "not_sent"
     # A no-op write takes the user's row lock (PostgreSQL) or the write lock (SQLite) first, so
     # concurrent reminders for one user count and add their links one after the other.
     db.session.execute(update(User).where(User.id == user.id).values(session_epoch=User.session_epoch))
     recent = db.session.scalar(select(func.count()).select_from(CodedLink).where(
         CodedLink.user_id == user.id, CodedLink.created_at > now - timedelta(hours=1)))
     if recent >= config["REMINDERS_PER_HOUR"]:
-        audit.record("reminder", name, "limited", client_ip)
-        db.session.commit()
-        return False
+        return "limited"
     link = issue_link(user)
     mail.queue(user.email, "Aviso de cambio de contraseña de e-Factura", "reminder",
                user=user, link=link, hours=config["RESET_LINK_HOURS"], at=clock.local(now), client_ip=client_ip)
-    audit.record("reminder", name, "sent", client_ip)
-    db.session.commit()
-    return True
+    return "sent"
+
+
+mail.PRODUCERS.append(process_reminders)
 
 
 def issue_link(user):

@@ -75,7 +75,8 @@ def reminder():
     name = session.get(NAME)
     if name is None:
         return redirect_to("recovery.start")
-    recovery.send_reminder(name, client_address())
+    recovery.request_reminder(name, client_address())  # carried out after the response
+    g.outbox_pending = True
     return _question_step(sent=True)
 
 

@@ -1,0 +1,247 @@
+"""Attack: password guessing, credential stuffing and spraying.
+
+Two controls stand in the way and each attack meets at least one of them:
+- many user names from one client (spraying, stuffing) meet the per-client rate limit (429);
+- one user name from many clients (a botnet on one account) meets the per-name CAPTCHA and the
+  per-name lock, which no client address, cookie or forwarded header resets.
+No password is ever checked while a name is locked (bcrypt.checkpw is counted).
+"""
+import itertools
+
+import bcrypt
+import pytest
+
+from helpers import CAPTCHA, HTMX, PASSWORD, csrf_token, finished
+from portal import accounts, recovery
+from portal.extensions import db
+from portal.models import AuthEvent
+
+NAME = "GOMA800101AB1"
+WRONG = "Equivocada.1"
+_addresses = itertools.count(1)
+
+
+def fresh_address():
+    """A client address no other test uses (rate-limit counters may live in a shared Redis)."""
+    n = next(_addresses)
+    return f"10.{77 + n // 65536}.{n // 256 % 256}.{n % 256}"
+
+
+def browser(app, address=None):
+    client = app.test_client()
+    client.environ_base["REMOTE_ADDR"] = address or fresh_address()
+    return client
+
+
+def attempt(client, username, password, captcha=None, headers=None, token=None):
+    data = {"csrf_token": token or csrf_token(client), "username": username, "password": password}
+    if captcha is not None:
+        data["captcha"] = captcha
+    return finished(client.post("/entrar", data=data, headers=headers or {}))
+
+
+def text(response):
+    return response.get_data(as_text=True)
+
+
+@pytest.fixture
+def checks(monkeypatch):
+    """Every bcrypt evaluation, real or dummy, for any password."""
+    counted = []
+    real = bcrypt.checkpw
+    monkeypatch.setattr(bcrypt, "checkpw", lambda *args: counted.append(1) or real(*args))
+    return counted
+
+
+def make_user(app, username=NAME):
+    with app.app_context():
+        accounts.create_user(username, PASSWORD, "maria@example.com", name="María Gómez",
+                             question=recovery.QUESTIONS[0], answer="Verde")
+
+
+# Many names from one client
+
+def test_spraying_many_user_names_from_one_client_meets_the_rate_limit(make_app, checks):
+    """One common password against many names, a fresh cookie jar for each try (so no
+    CAPTCHA is ever shown to it): the sixth request from the address is refused with 429,
+    before any password check."""
+    app = make_app(RATELIMIT_ENABLED=True, RATELIMIT_LOGIN="5/minute")
+    address = fresh_address()
+    names = [f"XAXX0101010{i:02d}" for i in range(12)]
+    statuses = [attempt(browser(app, address), name, "Factura.2026").status_code for name in names]
+    assert statuses == [200] * 5 + [429] * 7
+    assert len(checks) == 5  # the limited requests never reach a password check
+    limited = attempt(browser(app, address), "XAXX010101099", "x", headers=HTMX)
+    assert limited.status_code == 429 and text(limited).lstrip().startswith('<div id="rate-limited"')
+    assert "Traceback" not in text(limited)
+    neighbour = browser(app)  # another client is not punished for the attacker
+    assert attempt(neighbour, NAME, WRONG).status_code == 200
+
+
+def test_spraying_with_one_cookie_jar_meets_the_captcha_first(make_app, checks):
+    """Keeping the cookie does not help either: once a browser was shown a CAPTCHA, every
+    submission from it must solve one, whatever the name."""
+    app = make_app(RATELIMIT_ENABLED=True, RATELIMIT_LOGIN="5/minute")
+    attacker = browser(app)
+    token = csrf_token(attacker)
+    bodies = [text(attempt(attacker, f"XAXX0101010{i:02d}", "Factura.2026", token=token)) for i in range(5)]
+    assert len(checks) == 1
+    assert all('data-error="captcha"' in body for body in bodies[1:])
+
+
+# One name from many clients
+
+def test_one_name_from_many_clients_meets_the_captcha_without_any_password_checked(make_app, checks):
+    """Fifty addresses, each with a fresh browser and one wrong password, no CAPTCHA solved:
+    after the first failure every other attempt is refused for the missing CAPTCHA, without
+    a password check, although each address is well within its own rate limit."""
+    app = make_app(RATELIMIT_ENABLED=True, RATELIMIT_LOGIN="5/minute")
+    make_user(app)
+    bodies = [text(attempt(browser(app), NAME, f"Intento.{i}")) for i in range(50)]
+    assert len(checks) == 1
+    assert all('data-error="captcha"' in body for body in bodies[1:])
+    with app.app_context():
+        outcomes = db.session.scalars(db.select(AuthEvent.outcome).where(AuthEvent.kind == "login")).all()
+    assert outcomes.count("invalid") == 1 and outcomes.count("captcha") == 49
+
+
+def test_one_name_from_many_clients_that_solve_the_captcha_meets_the_lock(make_app, checks):
+    """Even an attacker who solves every CAPTCHA gets LOGIN_MAX_ATTEMPTS guesses per lock
+    window for the name, whatever the number of addresses; then the right password is refused
+    too, unchecked."""
+    app = make_app(RATELIMIT_ENABLED=True, RATELIMIT_LOGIN="5/minute")
+    make_user(app)
+    for i in range(30):
+        bot = browser(app)
+        attempt(bot, NAME, f"Intento.{i}")            # shows this browser its CAPTCHA
+        attempt(bot, NAME, f"Intento.{i}", CAPTCHA)   # and solves it
+    assert len(checks) == 5
+    owner = browser(app)
+    attempt(owner, NAME, PASSWORD)
+    response = attempt(owner, NAME, PASSWORD, CAPTCHA)
+    assert 'id="lockout"' in text(response) and len(checks) == 5
+    assert owner.get("/inicio").status_code == 302
+
+
+def test_no_more_than_a_few_guesses_an_hour_on_one_account(app, clock, checks):
+    """ASVS 2.2.1 allows at most 100 failed attempts an hour on one account. An attacker who
+    solves every CAPTCHA and guesses once a minute for an hour gets LOGIN_MAX_ATTEMPTS per
+    LOCKOUT_MINUTES: 5 + 5 + 5 + 5 = 20."""
+    make_user(app)
+    bot = browser(app)
+    attempt(bot, NAME, WRONG)
+    for _ in range(59):
+        attempt(bot, NAME, WRONG, CAPTCHA)
+        clock.advance(minutes=1)
+    assert 5 < len(checks) <= 20
+
+
+def test_the_secret_answer_is_guessed_at_most_three_times_an_hour(app, clock, checks):
+    make_user(app)
+    for minute in range(60):
+        client = browser(app)
+        token = csrf_token(client)
+        finished(client.post("/recuperar", data={"csrf_token": token, "username": NAME}))
+        finished(client.post("/recuperar/respuesta", data={"csrf_token": token, "answer": f"Rojo{minute}"}))
+        clock.advance(minutes=1)
+    assert len(checks) == 3
+
+
+# Forwarded headers
+
+SPOOFABLE = ("X-Forwarded-For", "X-Real-IP", "Forwarded", "X-Client-IP", "True-Client-IP", "CF-Connecting-IP")
+
+
+@pytest.mark.parametrize("header", SPOOFABLE)
+def test_forged_client_address_headers_are_ignored_without_a_trusted_proxy(make_app, header):
+    app = make_app(RATELIMIT_ENABLED=True, RATELIMIT_LOGIN="5/minute")
+    attacker = browser(app)
+    token = csrf_token(attacker)
+    statuses = []
+    for i in range(7):
+        value = f"for=198.51.100.{i}" if header == "Forwarded" else f"198.51.100.{i}"
+        statuses.append(attempt(attacker, "XAXX010101000", WRONG, CAPTCHA, {header: value}, token).status_code)
+    assert statuses == [200] * 5 + [429] * 2
+    with app.app_context():
+        addresses = set(db.session.scalars(db.select(AuthEvent.client_ip)))
+    assert addresses == {attacker.environ_base["REMOTE_ADDR"]}
+
+
+@pytest.mark.parametrize("proxies", [1, 2])
+def test_behind_trusted_proxies_only_the_hops_they_added_are_believed(make_app, proxies):
+    """The attacker writes their own X-Forwarded-For; each trusted proxy appends the address it
+    saw. The portal believes the entry TRUSTED_PROXIES from the right, never the ones the
+    client wrote, so rotating them buys no new attempts."""
+    app = make_app(RATELIMIT_ENABLED=True, RATELIMIT_LOGIN="5/minute", TRUSTED_PROXIES=proxies)
+    real = fresh_address()
+    proxy = browser(app)  # the connection comes from the (last) proxy
+    token = csrf_token(proxy)
+    statuses = []
+    for i in range(7):
+        added = [real] + ["192.0.2.10"] * (proxies - 1)  # what the trusted proxies appended
+        chain = ", ".join([f"198.51.100.{i}", f"203.0.113.{i}"] + added)
+        statuses.append(attempt(proxy, "XAXX010101000", WRONG, CAPTCHA, {"X-Forwarded-For": chain}, token).status_code)
+    assert statuses == [200] * 5 + [429] * 2
+    with app.app_context():
+        addresses = set(db.session.scalars(db.select(AuthEvent.client_ip)))
+    assert addresses == {real}
+
+
+# Locked means unchecked
+
+def test_no_password_is_checked_while_a_name_is_locked(app, clock, checks):
+    make_user(app)
+    bot = browser(app)
+    attempt(bot, NAME, WRONG)
+    for _ in range(4):
+        attempt(bot, NAME, WRONG, CAPTCHA)
+    assert len(checks) == 5
+    for i in range(20):  # right and wrong passwords, new browsers, new addresses, solved CAPTCHAs
+        client = browser(app)
+        attempt(client, NAME, PASSWORD if i % 2 else WRONG)
+        body = text(attempt(client, NAME, PASSWORD if i % 2 else WRONG, CAPTCHA, headers=HTMX if i % 3 else {}))
+        assert 'id="lockout"' in body
+        clock.advance(seconds=40)
+    assert len(checks) == 5
+    clock.advance(minutes=2)  # 15 minutes after the lock: it ends and the right password works
+    client = browser(app)
+    attempt(client, NAME, PASSWORD)
+    assert attempt(client, NAME, PASSWORD, CAPTCHA).status_code == 303
+    assert len(checks) == 6
+
+
+def test_no_dummy_check_either_while_an_unknown_name_is_locked(app, checks):
+    bot = browser(app)
+    attempt(bot, "XAXX010101000", WRONG)
+    for _ in range(4):
+        attempt(bot, "XAXX010101000", WRONG, CAPTCHA)
+    assert len(checks) == 5
+    for _ in range(10):
+        assert 'id="lockout"' in text(attempt(bot, "XAXX010101000", WRONG, CAPTCHA))
+    assert len(checks) == 5
+
+
+def test_name_variants_share_one_counter(app, checks):
+    """Lower case, hyphens and spaces reach the same account, so they count for the same name."""
+    make_user(app)
+    bot = browser(app)
+    variants = ["goma800101ab1", "GOMA-800101-AB1", " goma 800101 ab1 ", "Goma800101Ab1", "GOMA800101AB1",
+                "goma-800101-ab1"]
+    attempt(bot, variants[0], WRONG)
+    for variant in variants[1:]:
+        attempt(bot, variant, WRONG, CAPTCHA)
+    assert len(checks) == 5
+    assert 'id="lockout"' in text(attempt(bot, NAME, PASSWORD, CAPTCHA))
+
+
+def test_look_alike_names_do_not_reach_the_account(app, checks):
+    """Full-width letters, zero-width spaces or a Cyrillic А are other names: they neither sign
+    in with the right password nor touch the account's counter."""
+    make_user(app)
+    look_alikes = ("ＧＯＭＡ８００１０１ＡＢ１", "GOMA800101AB1\u200b", "\u0410OMA800101AB1", "GOMA800101AB1\u202e")
+    for look_alike in look_alikes:
+        client = browser(app)
+        response = attempt(client, look_alike, PASSWORD)
+        assert response.status_code == 200 and 'data-error="invalid"' in text(response)
+    client = browser(app)
+    assert attempt(client, NAME, PASSWORD).status_code == 303  # no CAPTCHA: the account saw no failure

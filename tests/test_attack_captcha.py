@@ -1,0 +1,245 @@
+"""Attack: getting past the CAPTCHA without solving a new one each time.
+
+A challenge serves one submission, whoever holds its id; its solution never leaves the server
+(no page, header or cookie carries it: Flask's session cookie is signed, not encrypted, so
+anything in it can be read by the client). bcrypt.checkpw is counted: a refused CAPTCHA means
+no password was evaluated.
+"""
+import re
+import zlib
+from concurrent.futures import ThreadPoolExecutor
+
+import bcrypt
+import pytest
+from itsdangerous import base64_decode
+
+from helpers import CAPTCHA, HTMX, PASSWORD, csrf_token, finished
+from portal import accounts, recovery
+from portal.extensions import db
+from portal.models import CaptchaChallenge
+
+NAME = "GOMA800101AB1"
+OTHER = "LOPJ750315XY2"
+WRONG = "Equivocada.1"
+
+
+def text(response):
+    return response.get_data(as_text=True)
+
+
+@pytest.fixture
+def checks(monkeypatch):
+    counted = []
+    real = bcrypt.checkpw
+    monkeypatch.setattr(bcrypt, "checkpw", lambda *args: counted.append(1) or real(*args))
+    return counted
+
+
+@pytest.fixture
+def users(app):
+    with app.app_context():
+        for name in (NAME, OTHER):
+            accounts.create_user(name, PASSWORD, f"{name.lower()}@example.com", question=recovery.QUESTIONS[0],
+                                 answer="Verde")
+
+
+def browser(app):
+    """A client holding its CSRF token. Fetched once: loading the page hands out a fresh
+    challenge, which would replace the one the test means to submit."""
+    client = app.test_client()
+    client.token = csrf_token(client)
+    return client
+
+
+def attempt(client, username, password, captcha=None, token=None, htmx=False):
+    data = {"csrf_token": token or client.token, "username": username, "password": password}
+    if captcha is not None:
+        data["captcha"] = captcha
+    return finished(client.post("/entrar", data=data, headers=HTMX if htmx else {}))
+
+
+def challenge_of(client):
+    with client.session_transaction() as session:
+        return session.get("captcha_id")
+
+
+def plant(client, challenge_id):
+    with client.session_transaction() as session:
+        session["captcha_id"] = challenge_id
+
+
+def refused_for_the_captcha(response):
+    return 'data-error="captcha"' in text(response)
+
+
+def test_a_solved_challenge_cannot_be_replayed(app, users, checks):
+    client = browser(app)
+    attempt(client, NAME, WRONG)
+    solved = challenge_of(client)
+    attempt(client, NAME, WRONG, CAPTCHA)  # spends it
+    assert len(checks) == 2
+    for password in (WRONG, PASSWORD):
+        plant(client, solved)
+        response = attempt(client, NAME, password, CAPTCHA)
+        assert refused_for_the_captcha(response)
+    assert len(checks) == 2
+    assert client.get("/inicio").status_code == 302
+
+
+def test_a_challenge_id_copied_into_other_sessions_serves_one_submission(app, users, checks):
+    """The attacker solves one challenge and plants its id in ten sessions: one submission gets
+    through to a password check, nine are refused."""
+    farm = browser(app)
+    attempt(farm, NAME, WRONG)
+    solved = challenge_of(farm)
+    accepted = 0
+    for _ in range(10):
+        bot = browser(app)
+        plant(bot, solved)
+        accepted += not refused_for_the_captcha(attempt(bot, NAME, WRONG, CAPTCHA))
+    assert accepted == 1
+    assert len(checks) == 2
+
+
+def test_a_challenge_id_used_at_once_from_many_sessions_serves_one_submission(app, users, checks):
+    farm = browser(app)
+    attempt(farm, OTHER, WRONG)
+    solved = challenge_of(farm)
+    bots = []
+    for _ in range(8):
+        bot = browser(app)
+        plant(bot, solved)
+        bots.append(bot)
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        responses = list(pool.map(lambda bot: attempt(bot, OTHER, WRONG, CAPTCHA), bots))
+    assert sum(not refused_for_the_captcha(r) for r in responses) == 1
+    assert len(checks) == 2
+
+
+@pytest.mark.parametrize("answer", [None, "", "   ", "\x00", "x" * 32])
+def test_a_missing_or_empty_answer_is_refused_without_a_password_check(app, users, checks, answer):
+    client = browser(app)
+    attempt(client, NAME, WRONG)
+    response = attempt(client, NAME, PASSWORD, answer)
+    assert response.status_code == 200 and refused_for_the_captcha(response)
+    assert len(checks) == 1
+    assert client.get("/inicio").status_code == 302
+
+
+def test_a_missing_answer_from_a_fresh_browser_is_refused_for_a_name_with_failures(app, users, checks):
+    attempt(browser(app), NAME, WRONG)
+    fresh = browser(app)  # holds no challenge at all
+    assert refused_for_the_captcha(attempt(fresh, NAME, PASSWORD, CAPTCHA))
+    assert len(checks) == 1
+
+
+def test_a_solved_captcha_is_not_carried_to_another_user_name(app, users, checks):
+    """Both names need the CAPTCHA. The attacker solves one for NAME, then tries OTHER: with
+    nothing, with the spent id planted again, or with a fresh browser: refused each time."""
+    client = browser(app)
+    attempt(client, OTHER, WRONG)  # OTHER now has a recent failure
+    attempt(client, NAME, WRONG, CAPTCHA)
+    solved = challenge_of(client)
+    attempt(client, NAME, WRONG, CAPTCHA)  # solved for NAME: a password was checked
+    assert len(checks) == 3
+    with client.session_transaction() as session:
+        session.pop("captcha_id")
+    assert refused_for_the_captcha(attempt(client, OTHER, PASSWORD))
+    plant(client, solved)
+    assert refused_for_the_captcha(attempt(client, OTHER, PASSWORD, CAPTCHA))
+    assert refused_for_the_captcha(attempt(browser(app), OTHER, PASSWORD))
+    assert len(checks) == 3
+
+
+def test_a_spent_or_expired_challenge_cannot_be_shown_again(app, users, clock):
+    """So nobody can farm solutions for ids that were already handed out."""
+    client = browser(app)
+    attempt(client, NAME, WRONG)
+    spent = challenge_of(client)
+    attempt(client, NAME, WRONG, CAPTCHA)
+    assert client.get(f"/captcha/{spent}.png").status_code == 404
+    assert client.get(f"/captcha/{spent}.wav").status_code == 404
+    current = challenge_of(client)
+    assert client.get(f"/captcha/{current}.png").status_code == 200
+    clock.advance(seconds=301)
+    assert client.get(f"/captcha/{current}.png").status_code == 404
+    assert refused_for_the_captcha(attempt(client, NAME, PASSWORD, CAPTCHA))
+
+
+def test_guessed_challenge_ids_are_not_found(app):
+    client = browser(app)
+    for guess in ("1", "a" * 32, "../../etc/passwd", "%2e%2e%2f", "' OR '1'='1"):  # NUL: test_attack_fuzz.py
+        assert client.get(f"/captcha/{guess}.png").status_code == 404
+
+
+# The solution never leaves the server
+
+SOLUTION = "ZQXJ7SOLUCION"  # a fixed answer that cannot occur by chance in a page
+
+
+def decoded_session(response):
+    found = []
+    for header in response.headers.getlist("Set-Cookie"):
+        value = header.split(";")[0].split("=", 1)[1]
+        if not value:
+            continue
+        payload = value.split(".")[0] if not value.startswith(".") else value.split(".")[1]
+        raw = base64_decode(payload)
+        if value.startswith("."):
+            raw = zlib.decompress(raw)
+        found.append(raw.decode("utf-8", "replace"))
+    return found
+
+
+def everything_a_client_sees(response):
+    """Status line aside: body bytes, every header, and the session cookie decoded."""
+    parts = [response.get_data(), *(f"{k}: {v}".encode() for k, v in response.headers.items())]
+    parts += [item.encode() for item in decoded_session(response)]
+    return parts
+
+
+def visit_everything(app, client):
+    token = client.token
+    responses = [client.get("/")]
+    for i in range(7):  # failures, the CAPTCHA, the lock and its poll
+        responses.append(attempt(client, NAME, WRONG, SOLUTION if i else None, token=token, htmx=i % 2 == 1))
+    responses.append(client.get("/bloqueo", headers=HTMX))
+    responses.append(client.get("/captcha/nuevo", headers=HTMX))
+    responses.append(client.get("/captcha/nuevo"))
+    challenge = challenge_of(client)
+    responses.append(client.get(f"/captcha/{challenge}.png"))
+    responses.append(client.get(f"/captcha/{challenge}.wav"))
+    fresh = browser(app)
+    responses.append(attempt(fresh, OTHER, WRONG))
+    responses.append(attempt(fresh, OTHER, PASSWORD, "wrong"))
+    responses.append(attempt(fresh, OTHER, PASSWORD, SOLUTION, htmx=True))
+    return responses
+
+
+def test_the_solution_is_in_no_response_header_or_cookie(make_app):
+    app = make_app(CAPTCHA_TEST_ANSWER=SOLUTION)
+    with app.app_context():
+        for name in (NAME, OTHER):
+            accounts.create_user(name, PASSWORD, "m@example.com", question=recovery.QUESTIONS[0], answer="Verde")
+    client = browser(app)
+    responses = visit_everything(app, client)
+    assert responses[-1].headers.get("HX-Redirect") == "/inicio"  # the fixed answer does solve it
+    for response in responses:
+        for part in everything_a_client_sees(response):
+            assert SOLUTION.encode() not in part
+            assert SOLUTION.lower().encode() not in part
+
+
+def test_real_random_solutions_are_in_no_response_header_or_cookie(make_app):
+    app = make_app(CAPTCHA_TEST_ANSWER=None)
+    with app.app_context():
+        for name in (NAME, OTHER):
+            accounts.create_user(name, PASSWORD, "m@example.com", question=recovery.QUESTIONS[0], answer="Verde")
+    responses = visit_everything(app, browser(app))
+    with app.app_context():
+        solutions = set(db.session.scalars(db.select(CaptchaChallenge.answer)))
+    assert len(solutions) >= 5
+    for response in responses:
+        for part in everything_a_client_sees(response):
+            for solution in solutions:
+                assert not re.search(rb"\b" + solution.encode() + rb"\b", part), solution
