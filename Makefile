@@ -7,7 +7,7 @@ FLASK := $(BIN)/flask --app wsgi
 PG_URL ?= postgresql://postgres@127.0.0.1:5432/test
 REDIS_URL ?= redis://127.0.0.1:6379
 
-.PHONY: run serve test test-sqlite test-production install install-dev clean
+.PHONY: run serve test test-sqlite test-production bench install install-dev clean
 
 $(BIN)/activate:
 	$(PYTHON) -m venv $(VENV)
@@ -47,6 +47,11 @@ test-production: install-dev
 	    $(BIN)/python -m pytest --ignore=tests/browser --ignore=tests/test_bench_smoke.py $(PYTEST_ARGS); \
 	elif [ "$$CI" = "true" ]; then echo "CI: PostgreSQL and Redis are required."; exit 1; \
 	else echo "Skipping the PostgreSQL + Redis pass (start them to run it)."; fi
+
+# Load test on 127.0.0.1 (wrk, about 4 minutes): the portal against a bare Flask page and a bare
+# bcrypt check; bench/run.py starts and stops every server itself and writes BENCHMARKS.md.
+bench: install
+	$(BIN)/python bench/run.py $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache

@@ -9,7 +9,7 @@ import click
 import flask_migrate
 from flask import current_app
 from flask.cli import with_appcontext
-from sqlalchemy import text
+from sqlalchemy import event, text
 
 from . import clock
 from .extensions import db, migrate
@@ -30,9 +30,20 @@ def engine_url(url):
 def init_app(app):
     migrate.init_app(app, db, directory=MIGRATIONS)
     app.cli.add_command(demo_seed)
-    if app.config.get("AUTO_MIGRATE", True):
-        with app.app_context():
+    with app.app_context():
+        if db.engine.dialect.name == "sqlite":
+            event.listen(db.engine, "connect", _sqlite_pragmas)
+        if app.config.get("AUTO_MIGRATE", True):
             upgrade_schema()
+
+
+def _sqlite_pragmas(connection, _record):
+    """Write-ahead log: readers never wait for the writer, and a commit costs one sync, not
+    several (the embedded default serves several gunicorn workers too)."""
+    cursor = connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.close()
 
 
 def upgrade_schema():

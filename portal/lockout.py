@@ -55,11 +55,15 @@ def _expire(username, now, counter):
 
 
 def locked_until(username, counter=LOGIN):
-    """The end of the name's lock, or None when it is not locked."""
+    """The end of the name's lock, or None when it is not locked (a read; it writes only to
+    end a lock whose time is over)."""
+    row = db.session.get(LoginThrottle, username, populate_existing=True)
+    until = getattr(row, counter.until.key) if row else None
+    if until is None or until > clock.now():
+        return until
     _expire(username, clock.now(), counter)
     db.session.commit()
-    row = db.session.get(LoginThrottle, username, populate_existing=True)
-    return getattr(row, counter.until.key) if row else None
+    return None
 
 
 def claim_attempt(username, counter=LOGIN):

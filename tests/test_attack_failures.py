@@ -210,7 +210,10 @@ def outage_requests(app, signed, browser, token, checks, unreachable=True):
             "csrf_token": token, "username": NAME, "password": PASSWORD}))
         assert time.perf_counter() - start < 5
         assert_unavailable(response, htmx)
-        assert_unavailable(signed.get("/inicio", headers=headers), htmx)
+        if unreachable:
+            assert_unavailable(signed.get("/inicio", headers=headers), htmx)
+        else:  # SQLite's write-ahead log: pages that only read go on while a writer holds the lock
+            assert signed.get("/inicio", headers=headers).status_code == 200
         assert_unavailable(finished(browser.post("/recuperar", headers=headers,
                                                  data={"csrf_token": token, "username": NAME})), htmx)
     assert checks == []
