@@ -81,7 +81,7 @@ def _form_context(typed_name=None, error=None, blocked=None, with_captcha=False)
     name = typed_name if typed_name is not None else session.get("login_name", "")
     if with_captcha or session.get("captcha_id") or (name and accounts.needs_captcha(name)):
         session["captcha_id"] = captcha.new_challenge()
-    return {"form": LoginForm(formdata=None), "username": name, "error": error, "blocked": blocked,
+    return {"username": name, "error": error, "blocked": blocked,
             "captcha_id": session.get("captcha_id")}
 
 

@@ -3,7 +3,6 @@ from flask import Blueprint, abort, make_response, session
 
 from .. import captcha
 from ..extensions import limit, limiter
-from ..forms import LoginForm
 from ..htmx import render
 
 bp = Blueprint("captcha", __name__, url_prefix="/captcha")
@@ -13,8 +12,8 @@ bp = Blueprint("captcha", __name__, url_prefix="/captcha")
 @limiter.limit(limit("RATELIMIT_CAPTCHA"))
 def refresh():
     session["captcha_id"] = captcha.new_challenge()
-    return render("captcha", page="login-form", form=LoginForm(formdata=None),
-                  username=session.get("login_name", ""), captcha_id=session["captcha_id"])
+    return render("captcha", page="login-form", username=session.get("login_name", ""),
+                  captcha_id=session["captcha_id"])
 
 
 @bp.get("/<challenge_id>.png")

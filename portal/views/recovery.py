@@ -7,9 +7,9 @@ from datetime import datetime
 
 from flask import Blueprint, abort, flash, g, redirect, request, session, url_for
 
-from .. import accounts, audit, content, policy, recovery, sessions
+from .. import accounts, audit, policy, recovery, sessions
 from ..extensions import client_address, db, limit, limiter
-from ..forms import AnswerForm, ChangePasswordForm, LoginForm, RecoveryForm
+from ..forms import AnswerForm, ChangePasswordForm, RecoveryForm
 from ..htmx import redirect_to, render
 
 bp = Blueprint("recovery", __name__)
@@ -20,7 +20,7 @@ NAME = "recovery_name"
 @bp.get("/recuperar")
 @limiter.limit(limit("RATELIMIT_PAGES"))
 def start():
-    return render("recovery-form", form=RecoveryForm(formdata=None), typed="")
+    return render("recovery-form", typed="")
 
 
 @bp.post("/recuperar")
@@ -30,7 +30,7 @@ def submit_username():
     typed = form.username.data or ""
     shape = recovery.check_shape(typed) if form.validate() else recovery.check_shape("x" * 65)
     if shape.canonical is None:
-        return render("recovery-form", form=form, typed=shape.suggestion or typed, shape=shape)
+        return render("recovery-form", typed=shape.suggestion or typed, shape=shape)
     session[NAME] = shape.canonical
     session.pop(PROOF, None)
     audit.record("recovery_started", shape.canonical, "ok", client_address())
@@ -41,8 +41,7 @@ def submit_username():
 @bp.get("/recuperar/usuario")
 @limiter.limit(limit("RATELIMIT_PAGES"))
 def forgot_user():
-    return render("forgot-user-notice", page="recovery-form", form=RecoveryForm(formdata=None),
-                  typed="", show_forgot_user=True, support=content.load()["support"])
+    return render("forgot-user-notice", page="recovery-form", typed="", show_forgot_user=True)
 
 
 @bp.get("/recuperar/pregunta")
@@ -169,7 +168,7 @@ def cancel():
     """Back to the login form; nothing of the recovery stays in the session."""
     session.pop(PROOF, None)
     session.pop(NAME, None)
-    return render("login-form", form=LoginForm(formdata=None), username=session.get("login_name", ""),
+    return render("login-form", username=session.get("login_name", ""),
                   captcha_id=session.get("captcha_id"))
 
 
@@ -195,7 +194,7 @@ def _changing_user():
 
 def _question_step(error=None, sent=False):
     name = session[NAME]
-    return render("secret-question-step", form=AnswerForm(formdata=None), username=name,
+    return render("secret-question-step", username=name,
                   question=recovery.question_for(name), error=error, sent=sent,
                   limited=recovery.answers_locked(name))
 
