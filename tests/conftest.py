@@ -2,6 +2,7 @@ import os
 import socket
 import uuid
 
+import bcrypt
 import pytest
 import sqlalchemy
 from aiosmtpd.controller import Controller
@@ -10,6 +11,15 @@ from config import TestConfig
 from helpers import PASSWORD, FakeClock, Inbox, free_port
 from portal import create_app
 from portal.extensions import db
+
+
+@pytest.fixture
+def checks(monkeypatch):
+    """Every bcrypt evaluation, real or dummy, for any password or answer."""
+    counted = []
+    real = bcrypt.checkpw
+    monkeypatch.setattr(bcrypt, "checkpw", lambda *args: counted.append(1) or real(*args))
+    return counted
 
 
 @pytest.fixture

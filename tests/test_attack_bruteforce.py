@@ -8,7 +8,6 @@ No password is ever checked while a name is locked (bcrypt.checkpw is counted).
 """
 import itertools
 
-import bcrypt
 import pytest
 
 from helpers import CAPTCHA, HTMX, PASSWORD, csrf_token, finished
@@ -42,15 +41,6 @@ def attempt(client, username, password, captcha=None, headers=None, token=None):
 
 def text(response):
     return response.get_data(as_text=True)
-
-
-@pytest.fixture
-def checks(monkeypatch):
-    """Every bcrypt evaluation, real or dummy, for any password."""
-    counted = []
-    real = bcrypt.checkpw
-    monkeypatch.setattr(bcrypt, "checkpw", lambda *args: counted.append(1) or real(*args))
-    return counted
 
 
 def make_user(app, username=NAME):

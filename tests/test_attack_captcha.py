@@ -9,7 +9,6 @@ import re
 import zlib
 from concurrent.futures import ThreadPoolExecutor
 
-import bcrypt
 import pytest
 from itsdangerous import base64_decode
 
@@ -25,14 +24,6 @@ WRONG = "Equivocada.1"
 
 def text(response):
     return response.get_data(as_text=True)
-
-
-@pytest.fixture
-def checks(monkeypatch):
-    counted = []
-    real = bcrypt.checkpw
-    monkeypatch.setattr(bcrypt, "checkpw", lambda *args: counted.append(1) or real(*args))
-    return counted
 
 
 @pytest.fixture

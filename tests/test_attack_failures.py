@@ -21,7 +21,6 @@ import time
 from email import message_from_bytes, policy
 from pathlib import Path
 
-import bcrypt
 import pytest
 from aiosmtpd.controller import Controller
 from flask import Flask
@@ -50,14 +49,6 @@ def make_users(app, *names):
         for name in names or (NAME,):
             accounts.create_user(name, PASSWORD, f"{name.lower()}@example.com" if name != NAME else EMAIL,
                                  name="María Gómez", question=recovery.QUESTIONS[0], answer="Verde")
-
-
-@pytest.fixture
-def checks(monkeypatch):
-    counted = []
-    real = bcrypt.checkpw
-    monkeypatch.setattr(bcrypt, "checkpw", lambda *args: counted.append(1) or real(*args))
-    return counted
 
 
 def snapshot(app):
