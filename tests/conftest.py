@@ -5,10 +5,9 @@ import uuid
 import bcrypt
 import pytest
 import sqlalchemy
-from aiosmtpd.controller import Controller
 
 from config import TestConfig
-from helpers import PASSWORD, FakeClock, Inbox, free_port
+from helpers import PASSWORD, FakeClock, Inbox, smtp_server
 from portal import create_app
 from portal.extensions import db
 
@@ -100,12 +99,8 @@ def user(app):
 @pytest.fixture
 def smtp():
     """A real SMTP server on 127.0.0.1 (aiosmtpd) that keeps what it receives."""
-    inbox = Inbox()
-    controller = Controller(inbox, hostname="127.0.0.1", port=free_port())
-    controller.start()
-    inbox.port = controller.port
-    yield inbox
-    controller.stop()
+    with smtp_server(Inbox()) as inbox:
+        yield inbox
 
 
 SERVICE_DATABASE_URL = os.environ.get("TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test")

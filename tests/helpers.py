@@ -2,6 +2,7 @@
 import re
 import socket
 import threading
+from contextlib import contextmanager
 from datetime import datetime, timedelta
 
 from config import TestConfig
@@ -72,3 +73,17 @@ class Inbox:
         with self.arrived:
             self.arrived.wait_for(lambda: len(self.messages) >= count, timeout)
         return self.messages
+
+
+@contextmanager
+def smtp_server(handler):
+    """A real SMTP server on 127.0.0.1 (aiosmtpd) delivering to handler; handler.port is set."""
+    from aiosmtpd.controller import Controller
+
+    controller = Controller(handler, hostname="127.0.0.1", port=free_port())
+    controller.start()
+    handler.port = controller.port
+    try:
+        yield handler
+    finally:
+        controller.stop()

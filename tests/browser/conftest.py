@@ -17,7 +17,6 @@ import itertools
 import os
 import re
 import shutil
-import socket
 import subprocess
 import sys
 import threading
@@ -30,6 +29,8 @@ from pathlib import Path
 
 import pytest
 from portal_steps import ANSWER, DESKTOP, PASSWORD, PHONE, QUESTION
+
+from helpers import free_port, smtp_server
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
@@ -92,12 +93,6 @@ def text_of(message):
 
 
 # The server
-
-def free_port():
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
 
 def _die_with_parent():
     """In the child: SIGTERM when the test process dies, even by SIGKILL (Linux only)."""
@@ -229,14 +224,8 @@ class LiveServer:
 
 @pytest.fixture(scope="session")
 def inbox():
-    from aiosmtpd.controller import Controller
-
-    inbox = Inbox()
-    controller = Controller(inbox, hostname="127.0.0.1", port=free_port())
-    controller.start()
-    inbox.port = controller.port
-    yield inbox
-    controller.stop()
+    with smtp_server(Inbox()) as inbox:
+        yield inbox
 
 
 @pytest.fixture(scope="session")
