@@ -1,10 +1,14 @@
 """CSRF, cookies, sessions (rotation, expiry, revocation), rate limits, client address, startup."""
+import threading
+import time
+from unittest import mock
+
 import pytest
 
 from config import Config, TestConfig
 from helpers import CAPTCHA, HTMX, PASSWORD, csrf_token, fail, finished, login
 from portal import create_app
-from portal.extensions import db
+from portal.extensions import db, limiter
 from portal.models import AuthEvent, User
 
 
@@ -145,6 +149,28 @@ def test_rate_limit_on_captcha_refresh(limited_app):
     assert client.get("/captcha/nuevo").status_code == 200
     assert client.get("/captcha/nuevo").status_code == 200
     assert client.get("/captcha/nuevo", headers=HTMX).status_code == 429
+
+
+def test_memory_limits_start_no_thread_per_request_and_still_expire(make_app):
+    """memory:// counters (the embedded default) are swept inline: no timer thread is started
+    per limited request, a spent allowance comes back when its window ends, and the counters
+    of clients that went away are dropped."""
+    app = make_app(RATELIMIT_ENABLED=True, RATELIMIT_STORAGE_URI="memory://", RATELIMIT_CAPTCHA="2/second")
+    client = app.test_client()
+
+    def refresh(address="192.0.2.1"):
+        return client.get("/captcha/nuevo", headers=HTMX, environ_base={"REMOTE_ADDR": address}).status_code
+
+    started = []
+    original = threading.Thread.start
+    with mock.patch.object(threading.Thread, "start", lambda self: started.append(self) or original(self)):
+        statuses = [refresh() for _ in range(3)] + [refresh(f"198.51.100.{i}") for i in range(20)]
+        assert len(limiter.storage.storage) >= 21
+        time.sleep(1.2)
+        statuses.append(refresh())
+    assert statuses == [200, 200, 429] + [200] * 20 + [200]
+    assert started == []
+    assert len(limiter.storage.storage) == 1  # only the client that just came back
 
 
 def test_forwarded_for_is_ignored_without_trusted_proxies(limited_app):
