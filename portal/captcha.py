@@ -1,18 +1,27 @@
 """CAPTCHA challenges: the answer stays on the server; the client holds only an opaque id.
 
-A challenge is valid for one submission and CAPTCHA_TTL_SECONDS. The audio version costs
-about half a second of CPU, so it is made once per challenge and kept with it.
+Making a challenge stores nothing. Its id is a random nonce signed with the time it was made
+(itsdangerous, under SECRET_KEY), and its answer is derived from the nonce with an HMAC under
+the same key: only the server can read one from the other, and a forged or stale id is
+refused before anything is looked up. A challenge is valid for one submission and
+CAPTCHA_TTL_SECONDS; the database keeps the challenges that were submitted (so a solved one
+cannot be replayed) and the audio version, which costs about half a second of CPU and is made
+once per challenge.
 """
+import hashlib
+import hmac
 import io
 import re
 import secrets
 import unicodedata
-from datetime import timedelta
+from datetime import UTC, timedelta
 
 from captcha.audio import AudioCaptcha
 from captcha.image import ImageCaptcha
 from flask import current_app
-from sqlalchemy import delete, update
+from itsdangerous import BadSignature, TimestampSigner
+from sqlalchemy import delete, insert, update
+from sqlalchemy.exc import IntegrityError
 
 from . import clock
 from .extensions import db
@@ -21,61 +30,98 @@ from .models import CaptchaChallenge
 # No look-alikes (0/O, 1/I/L): people type what they see.
 ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
 LENGTH = 5
+SALT = "portal.captcha"
 _image = ImageCaptcha(width=200, height=70)
 _audio = AudioCaptcha()
+# nonce.timestamp.signature, each URL-safe base64
+_ID = re.compile(r"^[A-Za-z0-9_-]{24}\.[A-Za-z0-9_-]{1,12}\.[A-Za-z0-9_-]{20,64}$")
 
 
-def _answer():
-    fixed = current_app.config.get("CAPTCHA_TEST_ANSWER")
-    if fixed and current_app.config.get("TESTING"):
-        return fixed
-    return "".join(secrets.choice(ALPHABET) for _ in range(LENGTH))
+class _Signer(TimestampSigner):
+    """Signs with the portal's clock (tests move it) instead of time.time()."""
+
+    def get_timestamp(self):
+        return int(clock.now().replace(tzinfo=UTC).timestamp())
+
+
+def _signer():
+    return _Signer(current_app.config["SECRET_KEY"], salt=SALT)
 
 
 def new_challenge():
-    """Create a challenge and return its id (the only thing the client gets)."""
-    now = clock.now()
-    ttl = timedelta(seconds=current_app.config["CAPTCHA_TTL_SECONDS"])
-    db.session.execute(delete(CaptchaChallenge).where(CaptchaChallenge.created_at < now - ttl * 4))
-    challenge = CaptchaChallenge(id=secrets.token_urlsafe(24), answer=_answer(), created_at=now)
-    db.session.add(challenge)
-    db.session.commit()
-    return challenge.id
+    """A new challenge's id (the only thing the client gets). Nothing is stored."""
+    return _signer().sign(secrets.token_urlsafe(18)).decode()
 
 
-_ID = re.compile(r"^[A-Za-z0-9_-]{1,43}$")
+def answer(nonce):
+    """The answer of the challenge with this nonce, derived under SECRET_KEY."""
+    fixed = current_app.config.get("CAPTCHA_TEST_ANSWER")
+    if fixed and current_app.config.get("TESTING"):
+        return fixed
+    key = hashlib.sha256(f"{SALT}:{current_app.config['SECRET_KEY']}".encode()).digest()
+    number = int.from_bytes(hmac.new(key, nonce.encode(), hashlib.sha256).digest(), "big")
+    letters = []
+    for _ in range(LENGTH):
+        number, index = divmod(number, len(ALPHABET))
+        letters.append(ALPHABET[index])
+    return "".join(letters)
+
+
+def solution(challenge_id):
+    """The answer of a well-formed, authentic, unexpired challenge id, else None."""
+    nonce = _nonce(challenge_id)
+    return None if nonce is None else answer(nonce)
+
+
+def _nonce(challenge_id):
+    """The nonce of a well-formed, authentic, unexpired id, else None."""
+    if not challenge_id or not _ID.match(challenge_id):
+        return None
+    try:
+        signed = _signer().unsign(challenge_id, max_age=current_app.config["CAPTCHA_TTL_SECONDS"])
+    except BadSignature:  # forged, altered or expired (SignatureExpired is a BadSignature)
+        return None
+    return signed.decode()
 
 
 def _live(challenge_id):
-    if not challenge_id or not _ID.match(challenge_id):
+    """(nonce, stored row or None) of a challenge that can still be answered, else None."""
+    nonce = _nonce(challenge_id)
+    if nonce is None:
         return None
-    challenge = db.session.get(CaptchaChallenge, challenge_id)
-    ttl = timedelta(seconds=current_app.config["CAPTCHA_TTL_SECONDS"])
-    if challenge is None or challenge.used_at is not None or challenge.created_at < clock.now() - ttl:
+    row = db.session.get(CaptchaChallenge, nonce)
+    if row is not None and row.used_at is not None:
         return None
-    return challenge
+    return nonce, row
 
 
 def image(challenge_id):
     """PNG bytes of a live challenge, or None."""
-    challenge = _live(challenge_id)
-    if challenge is None:
+    live = _live(challenge_id)
+    if live is None:
         return None
     out = io.BytesIO()
     # The fastest zlib level: the image is noise, a higher level shrinks it little and costs a lot.
-    _image.generate_image(challenge.answer).save(out, format="png", compress_level=1)
+    _image.generate_image(answer(live[0])).save(out, format="png", compress_level=1)
     return out.getvalue()
 
 
 def audio(challenge_id):
     """WAV bytes of a live challenge (made once, then kept), or None."""
-    challenge = _live(challenge_id)
-    if challenge is None:
+    live = _live(challenge_id)
+    if live is None:
         return None
-    if challenge.audio is None:
-        challenge.audio = bytes(_audio.generate(challenge.answer))
-        db.session.commit()
-    return challenge.audio
+    nonce, row = live
+    if row is not None and row.audio is not None:
+        return row.audio
+    sound = bytes(_audio.generate(answer(nonce)))
+    if row is None:
+        _purge()
+        _insert(id=nonce, created_at=clock.now(), audio=sound)  # a concurrent first fetch may win
+    else:
+        row.audio = sound
+    db.session.commit()
+    return sound
 
 
 def _normalise(text):
@@ -85,13 +131,36 @@ def _normalise(text):
 
 def check(challenge_id, typed):
     """True when typed solves the challenge; the challenge is spent either way."""
-    challenge = _live(challenge_id)
-    if challenge is None:
+    nonce = _nonce(challenge_id)
+    if nonce is None:
         return False
+    now = clock.now()
+    _purge()
+    # Spent exactly once, however many submissions race for it: the row it may have (made
+    # by an audio fetch) is claimed with a conditional UPDATE, otherwise it is inserted
+    # as used, and only one insert of a primary key can succeed.
     spent = db.session.execute(
         update(CaptchaChallenge)
-        .where(CaptchaChallenge.id == challenge_id, CaptchaChallenge.used_at.is_(None))
-        .values(used_at=clock.now())
+        .where(CaptchaChallenge.id == nonce, CaptchaChallenge.used_at.is_(None))
+        .values(used_at=now)
     ).rowcount == 1
+    if not spent:
+        spent = _insert(id=nonce, created_at=now, used_at=now)
     db.session.commit()
-    return spent and secrets.compare_digest(_normalise(typed), challenge.answer)
+    return spent and secrets.compare_digest(_normalise(typed), answer(nonce))
+
+
+def _insert(**values):
+    """Insert a challenge row; False when one with its id is there already."""
+    try:
+        with db.session.begin_nested():
+            db.session.execute(insert(CaptchaChallenge).values(**values))
+    except IntegrityError:
+        return False
+    return True
+
+
+def _purge():
+    """Rows of challenges whose ids have expired are of no more use: a stale id is refused."""
+    ttl = timedelta(seconds=current_app.config["CAPTCHA_TTL_SECONDS"])
+    db.session.execute(delete(CaptchaChallenge).where(CaptchaChallenge.created_at < clock.now() - ttl * 2))

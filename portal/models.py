@@ -60,8 +60,9 @@ class CodedLink(db.Model):
 class CaptchaChallenge(db.Model):
     __tablename__ = "captcha_challenges"
 
-    id: Mapped[str] = mapped_column(String(43), primary_key=True)
-    answer: Mapped[str] = mapped_column(String(16))  # server-side only
+    """A challenge that was submitted, or whose audio was made (see portal/captcha.py)."""
+
+    id: Mapped[str] = mapped_column(String(43), primary_key=True)  # the nonce of its signed id
     created_at: Mapped[datetime] = mapped_column(DateTime, index=True)
     used_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
     audio: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True, deferred=True)

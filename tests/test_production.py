@@ -243,4 +243,4 @@ def test_migrations_build_the_schema_of_the_models(engine, services, tmp_path, m
             differences = compare_metadata(MigrationContext.configure(connection), db.metadata)
             version = connection.execute(sqlalchemy.text("SELECT version_num FROM alembic_version")).scalar()
     assert differences == []
-    assert version == "0001"
+    assert version == "0002"

@@ -227,12 +227,14 @@ def test_captcha_test_answer_only_under_testing():
 
 def test_real_captcha_answers_are_random(make_app):
     from portal import captcha
-    from portal.models import CaptchaChallenge
 
     app = make_app(CAPTCHA_TEST_ANSWER=None)
     with app.app_context():
-        answers = {db.session.get(CaptchaChallenge, captcha.new_challenge()).answer for _ in range(5)}
-    assert len(answers) == 5 and all(len(a) == 5 for a in answers)
+        answers = {captcha.solution(captcha.new_challenge()) for _ in range(5)}
+        made = captcha.new_challenge()
+        forged = ("B" if made[0] == "A" else "A") + made[1:]  # another nonce, the same signature
+        assert captcha.solution(made) and captcha.solution(forged) is None
+    assert len(answers) == 5 and all(len(a) == 5 and set(a) <= set(captcha.ALPHABET) for a in answers)
 
 
 def test_wrong_answer_after_failure_is_not_a_stack_trace(client, user):
