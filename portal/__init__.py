@@ -69,6 +69,7 @@ def create_app(config_class=Config, instance_path=None, **overrides):
         from .views import gallery  # designers' gallery of fragments: never in production
         app.register_blueprint(gallery.bp)
 
+    app.session_interface = sessions.CookieSessions()
     app.before_request(sessions.load)
     app.after_request(_security_headers)
     _error_handlers(app)

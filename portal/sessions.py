@@ -8,10 +8,23 @@ import secrets
 from datetime import datetime, timedelta
 
 from flask import current_app, g, session
+from flask.sessions import SecureCookieSessionInterface
 
 from . import clock
 from .extensions import db
 from .models import User
+
+
+class CookieSessions(SecureCookieSessionInterface):
+    """Flask's signed-cookie sessions, with the signing serializer made once per key rather
+    than twice a request (making one also test-serialises a value)."""
+
+    def get_signing_serializer(self, app):
+        keys = (app.secret_key, tuple(app.config.get("SECRET_KEY_FALLBACKS") or ()))
+        made = app.extensions.get("portal.session_serializer")
+        if made is None or made[0] != keys:
+            made = app.extensions["portal.session_serializer"] = (keys, super().get_signing_serializer(app))
+        return made[1]
 
 
 def begin(sign_in):
