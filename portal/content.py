@@ -9,8 +9,13 @@ DEFAULT_FILE = Path(__file__).parent / "content" / "acceso.toml"
 
 
 def load():
+    return _read(*version())
+
+
+def version():
+    """The content file and its modification time: changes whenever the file does."""
     path = Path(current_app.config.get("CONTENT_FILE") or DEFAULT_FILE)
-    return _read(path, path.stat().st_mtime_ns)
+    return path, path.stat().st_mtime_ns
 
 
 @lru_cache(maxsize=4)

@@ -1,5 +1,9 @@
 """The access page: whole page, fragments for htmx, history restore, headers, side panel."""
-from helpers import HTMX
+import os
+import re
+
+from helpers import HTMX, PASSWORD, login
+from portal.content import DEFAULT_FILE as DEFAULT_CONTENT
 
 
 def test_plain_request_gets_the_whole_page(client):
@@ -82,3 +86,56 @@ def test_unknown_address_gets_a_friendly_page(client):
     response = client.get("/no-existe")
     assert response.status_code == 404
     assert "Página no encontrada" in response.get_data(as_text=True)
+
+
+# A first visit is the same page for everyone but its CSRF token: rendered once, then reused.
+
+TOKENS = re.compile(r'(?:"X-CSRFToken": "|name="csrf_token" value=")([^"]+)"')
+
+
+def test_first_visits_share_the_page_but_each_gets_its_own_working_token(client, app, user):
+    pages = [app.test_client().get("/").get_data(as_text=True) for _ in range(2)]
+    tokens = [set(TOKENS.findall(page)) for page in pages]
+    assert all(len(found) == 1 for found in tokens) and tokens[0] != tokens[1]
+    assert TOKENS.sub("TOKEN", pages[0]) == TOKENS.sub("TOKEN", pages[1])
+    assert "slot-" not in pages[0]
+    signed_in = login(client, "GOMA800101AB1", PASSWORD)
+    assert signed_in.status_code == 303  # the token of a reused page works
+
+
+def test_a_changed_content_file_shows_on_the_next_first_visit(make_app, tmp_path):
+    content = tmp_path / "acceso.toml"
+    base = DEFAULT_CONTENT.read_text(encoding="utf-8")
+    content.write_text(base, encoding="utf-8")
+    client = make_app(CONTENT_FILE=str(content)).test_client()
+    assert "Aviso de mantenimiento" not in app_page(client)
+    content.write_text(base.replace('[[panel.news]]', '[[panel.news]]\ndate = "2026-11-25"\n'
+                                    'title = "Aviso de mantenimiento"\ntext = "Domingo de 2 a 4."\n'
+                                    '[[panel.news]]', 1), encoding="utf-8")
+    stat = content.stat()
+    os.utime(content, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000_000))
+    assert "Aviso de mantenimiento" in app_page(client)
+
+
+def app_page(client):
+    return client.get("/").get_data(as_text=True)
+
+
+def test_a_message_to_flash_is_shown_on_the_access_page(client):
+    app_page(client)  # the shared page is made
+    with client.session_transaction() as session:
+        session["_flashes"] = [("message", "Salió de e-Factura Acceso.")]
+    assert "Salió de e-Factura Acceso." in app_page(client)
+    assert "Salió de e-Factura Acceso." not in app_page(client)  # shown once
+
+
+def test_each_captcha_refresh_shows_its_own_challenge(client):
+    shown = []
+    for _ in range(3):
+        body = client.get("/captcha/nuevo", headers=HTMX).get_data(as_text=True)
+        with client.session_transaction() as session:
+            challenge = session["captcha_id"]
+        assert f'src="/captcha/{challenge}.png"' in body and f'src="/captcha/{challenge}.wav"' in body
+        assert client.get(f"/captcha/{challenge}.png").mimetype == "image/png"
+        shown.append(challenge)
+    assert len(set(shown)) == 3

@@ -477,11 +477,11 @@ def test_no_answer_can_be_framed(app, account, state):
 
 
 def test_rate_limited_answers_cannot_be_framed(make_app):
-    app = make_app(RATELIMIT_ENABLED=True, RATELIMIT_PAGES="1/minute")
+    app = make_app(RATELIMIT_ENABLED=True, RATELIMIT_CAPTCHA="1/minute")
     client = app.test_client()
     client.environ_base["REMOTE_ADDR"] = f"10.98.0.{next(_addresses)}"
-    client.get("/")
-    limited = client.get("/")
+    client.get("/captcha/nuevo")
+    limited = client.get("/captcha/nuevo")
     assert limited.status_code == 429
     assert_not_frameable(limited, "429")
 

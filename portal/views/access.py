@@ -8,15 +8,20 @@ from ..htmx import redirect_to, render
 
 bp = Blueprint("access", __name__)
 
+# No rate limit on the GETs that show the access page's forms (here, /recuperar and
+# /recuperar/usuario): they check no password, make nothing, write nothing, and cost less
+# than the limiter itself. Limits guard what can be abused: sign-in, the recovery steps,
+# CAPTCHAs, and the recovery and lock pages that follow an account.
 @bp.get("/")
-@limiter.limit(limit("RATELIMIT_PAGES"))
 def index():
     if g.user is not None:
         return redirect(url_for("home.index"))
     until = _current_lock()
     if until:
-        return render("lockout", **_lock_context(until))
-    return render("login-form", **_form_context())
+        return render("lockout", shared=True, **_lock_context(until))
+    context = _form_context()
+    # Nothing typed yet and no CAPTCHA due: the same page for every first visit.
+    return render("login-form", shared=not (context["username"] or context["captcha_id"]), **context)
 
 
 @bp.get("/jsp/acceso.jsp")
@@ -36,14 +41,15 @@ def login():
         captcha_shown=challenge_id is not None,
         captcha_solved=lambda: captcha.check(challenge_id, form.captcha.data),
     )
-    session["login_name"] = result.username
+    if session.get("login_name") != result.username:  # unchanged: no new cookie to sign
+        session["login_name"] = result.username
     if result.outcome == accounts.OK:
         sessions.begin(result)
         if result.user.secret_question is None:  # first sign-in: set-up comes first
             return redirect_to("recovery.change_password")
         return redirect_to("home.index")
     if result.outcome == accounts.LOCKED:
-        return render("lockout", retarget="#login-form", **_lock_context(result.locked_until))
+        return render("lockout", retarget="#login-form", shared=True, **_lock_context(result.locked_until))
     if result.outcome in (accounts.INACTIVE, accounts.DISABLED):
         return render("lockout", page="login-form", oob=("captcha",),
                       **_form_context(form.username.data, blocked=result.outcome, with_captcha=True))
@@ -56,7 +62,7 @@ def lock_status():
     """Polled by the lockout fragment: the lock again while it lasts, then the form back."""
     until = _current_lock()
     if until:
-        return render("lockout", **_lock_context(until))
+        return render("lockout", shared=True, **_lock_context(until))
     return render("login-form", **_form_context())
 
 
@@ -86,5 +92,7 @@ def _form_context(typed_name=None, error=None, blocked=None, with_captcha=False)
 
 
 def _lock_context(until):
+    """The lock's end and the seconds left: all the lockout fragment shows, the same for every
+    attempt in the same second (so its render is shared)."""
     seconds = max(int((until - clock.now()).total_seconds()), 0) + 1
     return {"until": clock.local(until), "seconds_left": seconds}

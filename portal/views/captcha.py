@@ -13,7 +13,7 @@ bp = Blueprint("captcha", __name__, url_prefix="/captcha")
 def refresh():
     session["captcha_id"] = captcha.new_challenge()
     return render("captcha", page="login-form", username=session.get("login_name", ""),
-                  captcha_id=session["captcha_id"])
+                  captcha_id=session["captcha_id"], shared=True, slots=("captcha_id",))
 
 
 @bp.get("/<challenge_id>.png")

@@ -18,9 +18,8 @@ NAME = "recovery_name"
 
 
 @bp.get("/recuperar")
-@limiter.limit(limit("RATELIMIT_PAGES"))
-def start():
-    return render("recovery-form", typed="")
+def start():  # no rate limit: the blank form (see views/access.py)
+    return render("recovery-form", typed="", shared=True)
 
 
 @bp.post("/recuperar")
@@ -39,9 +38,8 @@ def submit_username():
 
 
 @bp.get("/recuperar/usuario")
-@limiter.limit(limit("RATELIMIT_PAGES"))
 def forgot_user():
-    return render("forgot-user-notice", page="recovery-form", typed="", show_forgot_user=True)
+    return render("forgot-user-notice", page="recovery-form", typed="", show_forgot_user=True, shared=True)
 
 
 @bp.get("/recuperar/pregunta")
