@@ -28,7 +28,7 @@ class Config:
     RATELIMIT_STORAGE_URI = os.environ.get("RATELIMIT_STORAGE_URI", "memory://")
     RATELIMIT_IN_MEMORY_FALLBACK_ENABLED = True
     RATELIMIT_SWALLOW_ERRORS = True
-    RATELIMIT_HEADERS_ENABLED = True
+    RATELIMIT_HEADERS_ENABLED = False  # a 429 says when to come back (Retry-After); no X-RateLimit-* on every answer
     RATELIMIT_KEY_PREFIX = "efactura"
     RATELIMIT_LOGIN = os.environ.get("RATELIMIT_LOGIN", "20/minute;200/hour")
     RATELIMIT_CAPTCHA = os.environ.get("RATELIMIT_CAPTCHA", "60/minute")

@@ -85,7 +85,7 @@ ROWS = {  # the table's rows, in order (tests/test_bench_smoke.py checks each on
     "sign_in_right": "Sign-in, right password",
     "sign_in_wrong": "Sign-in, wrong password",
     "locked": "Sign-in attempts, locked user name",
-    "page_limited": "GET / over the rate limit (429)",
+    "captcha_limited": "GET /captcha/nuevo over the rate limit (429)",
     "login_limited": "POST /entrar over the rate limit (429)",
     "captcha_image": "CAPTCHA image",
     "audio_cached": "CAPTCHA audio, second fetch of the same challenge",
@@ -97,8 +97,8 @@ ROWS = {  # the table's rows, in order (tests/test_bench_smoke.py checks each on
 # The portal's settings per group of cases; everything else is production as configured.
 HIGH = "1000000/minute"  # "off" for limits that are not the subject of the case (still checked)
 PHASES = {
-    "pages": {"RATELIMIT_PAGES": HIGH, "RATELIMIT_CAPTCHA": HIGH},
-    "sign-in": {"RATELIMIT_PAGES": HIGH, "RATELIMIT_LOGIN": "100000/minute",
+    "pages": {"RATELIMIT_CAPTCHA": HIGH},
+    "sign-in": {"RATELIMIT_LOGIN": "100000/minute",
                 "LOGIN_MAX_ATTEMPTS": "1000000", "CAPTCHA_FAILURE_HOURS": "0"},
     "locked": {"RATELIMIT_LOGIN": "100000/minute", "CAPTCHA_FAILURE_HOURS": "0"},
     "defaults": {},
@@ -153,6 +153,13 @@ def _die_with_parent():
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
     except (OSError, AttributeError):
         pass
+
+
+def gunicorn_recycling():
+    """gunicorn.conf.py's worker recycling, as written there."""
+    text = (ROOT / "gunicorn.conf.py").read_text(encoding="utf-8")
+    found = dict(re.findall(r"^(max_requests(?:_jitter)?)\s*=\s*(\d+)", text, re.M))
+    return f"max_requests {found.get('max_requests', '?')} ± {found.get('max_requests_jitter', '0')}"
 
 
 def free_port():
@@ -755,11 +762,11 @@ class Bench:
                                                      for c, t in visitors])
             # Use up every worker's allowance first (memory:// storage: one count per worker),
             # the login's with posts that have no password (refused before any hash).
-            self.exhaust(server, "/")
+            self.exhaust(server, "/captcha/nuevo")
             self.exhaust(server, "/entrar", script="form.lua", headers=HTMX, checks=(f"sessions={missing}",))
             cases = [
                 self.page_reference(),
-                Case("page_limited", server, "/", ("status=429", 'body=id="rate-limited"')),
+                Case("captcha_limited", server, "/captcha/nuevo", ("status=429", 'body=id="rate-limited"')),
                 Case("login_limited", server, "/entrar", (f"sessions={right}", "status=429",
                                                           'body=id="rate-limited"'), HTMX, "form.lua"),
             ]
@@ -781,7 +788,7 @@ class Bench:
                         f"stored during these runs (warm-up included): {self.login_limited_events}, for "
                         f"{self.loads['login_limited'].unexpected + self.warmup_unexpected.get('login_limited', 0)} "
                         f"answers that were not 429.")
-            self.detail(f"**Worker recycling** (gunicorn.conf.py: max_requests=5000 ± 500): the rate-limit server ran "
+            self.detail(f"**Worker recycling** (gunicorn.conf.py: {gunicorn_recycling()}): the rate-limit server ran "
                         f"{len(server.seen_workers)} worker processes for {WORKERS} slots; the pages server "
                         f"{len(self.portal_servers[0].seen_workers)}.")
 
@@ -843,7 +850,7 @@ class Bench:
             self.add(Row(key, f"{load.rps:.2f} logins/s", ms(load.p50_ms), ms(load.p99_ms), f"{ratio:.2f} × bcrypt",
                          f"≥ {SIGN_IN_RATIO} × bcrypt", ratio >= SIGN_IN_RATIO, cpu_vs(load, bcrypt, "bcrypt")))
         for key, group, events in (("locked", "locked", self.locked_events),
-                                   ("page_limited", "rate-limit", None),
+                                   ("captcha_limited", "rate-limit", None),
                                    ("login_limited", "rate-limit", self.login_limited_events)):
             load = self.loads[key]
             ratio = load.rps / refs[group].rps
@@ -1014,16 +1021,17 @@ def report(bench, started, finished, argv):
         "## How it was measured",
         "",
         "- **Portal**: `gunicorn -c gunicorn.conf.py` (the project's file as is: sync workers, access log, "
-        "max_requests 5000 ± 500) serving `bench/portal_app.py` (`wsgi.py` with the instance folder in the "
+        f"{gunicorn_recycling()}) serving `bench/portal_app.py` (`wsgi.py` with the instance folder in the "
         "temporary directory) with `PORTAL_ENV=production`, a random `SECRET_KEY`, `BCRYPT_ROUNDS=12`, "
         "`DATABASE_URL` a SQLite file in the temporary directory, `RATELIMIT_STORAGE_URI=memory://`, no "
         "`MAIL_SERVER` (mail goes to the outbox folder), `WEB_CONCURRENCY=2`. Accounts made with the support "
         "CLI (`flask users create`).",
         "- It is started four times, each changing only what its cases need: "
         + "; ".join(f"*{name}*: {', '.join(f'`{k}={v}`' for k, v in env.items()) or 'all defaults'}"
-                    for name, env in PHASES.items()) + ". `RATELIMIT_PAGES`/`RATELIMIT_CAPTCHA` are raised for "
-        "the page cases so that the load is not refused (the limiter still runs on every request); the "
-        "rate-limit cases run on the defaults.",
+                    for name, env in PHASES.items()) + ". `RATELIMIT_CAPTCHA` is raised for the page cases so that "
+        "the CAPTCHA refresh under load is not refused (its limit is still checked on every request; GET /, "
+        "`/recuperar` and `/recuperar/usuario` show blank forms and have no limit); the rate-limit cases run on "
+        "the defaults.",
         "- **References**: `bench/reference_app.py` served the same way: `page_app` renders "
         "`bench/templates/reference.html` (a small Jinja page with a form and a list); `bcrypt_app` answers a "
         "posted form with one `bcrypt.checkpw` at cost 12.",
@@ -1042,7 +1050,7 @@ def report(bench, started, finished, argv):
         "fragment, and the auth events the run leaves in the SQLite file are counted: a checked password "
         "shows as an event of outcome `ok`, `invalid` or `interrupted` (only `locked` and `captcha` are "
         "refused before any hash).",
-        "- **Rate limits** (defaults: `RATELIMIT_PAGES=120/minute`, `RATELIMIT_LOGIN=20/minute;200/hour`): "
+        "- **Rate limits** (defaults: `RATELIMIT_CAPTCHA=60/minute`, `RATELIMIT_LOGIN=20/minute;200/hour`): "
         "one-second runs use up every worker's allowance first (memory:// storage counts per worker; the "
         "login's with posts that have no password, refused before any hash), then the measured runs must get "
         "429 with the `rate-limited` fragment. The POST runs send the right password: a request that gets past "

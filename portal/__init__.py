@@ -1,9 +1,10 @@
 """e-Factura Acceso: the customer access portal (Flask application factory)."""
 import logging
 import os
+import time
 
 import jinja2
-from flask import Flask, render_template, request
+from flask import Flask, make_response, render_template, request
 from flask_wtf.csrf import CSRFError
 from sqlalchemy.exc import DBAPIError
 from werkzeug.middleware.proxy_fix import ProxyFix
@@ -52,6 +53,12 @@ def create_app(config_class=Config, instance_path=None, **overrides):
     db.init_app(app)
     csrf.init_app(app)
     limiter.init_app(app)
+    # Every limit of the portal is a route's own (no default or application-wide limit), and
+    # the route's decorator checks it: Flask-Limiter's before_request pass would find nothing
+    # to check on any request, at about the cost of a check.
+    checks = app.before_request_funcs.get(None, [])
+    if limiter._check_request_limit in checks:  # not there with RATELIMIT_ENABLED off
+        checks.remove(limiter._check_request_limit)
     mail_extension.init_app(app)
 
     from . import database, support
@@ -84,14 +91,15 @@ def _refuse_unsafe_settings(app):
         raise RuntimeError("CAPTCHA_TEST_ANSWER is only for automated tests (TESTING); unset it.")
 
 
+SECURITY_HEADERS = [("X-Content-Type-Options", "nosniff"), ("Referrer-Policy", "no-referrer"),
+                    ("X-Frame-Options", "DENY"), ("Cross-Origin-Opener-Policy", "same-origin"),
+                    ("Permissions-Policy", "camera=(), microphone=(), geolocation=()")]
+
+
 def _security_headers(response):
     headers = response.headers
     headers.setdefault("Content-Security-Policy", CSP)
-    headers["X-Content-Type-Options"] = "nosniff"
-    headers["Referrer-Policy"] = "no-referrer"
-    headers["X-Frame-Options"] = "DENY"
-    headers["Cross-Origin-Opener-Policy"] = "same-origin"
-    headers["Permissions-Policy"] = "camera=(), microphone=(), geolocation=()"
+    headers.extend(SECURITY_HEADERS)  # no view sets any of these
     if request.endpoint != "static":
         headers["Cache-Control"] = "no-store"
     if request.is_secure:
@@ -106,7 +114,17 @@ def _error_handlers(app):
 
     @app.errorhandler(429)
     def too_many(error):
-        return render("rate-limited", status=429)
+        """The fragment for htmx; a plain request gets a small page with nothing to submit
+        (so no CSRF token, no session cookie: a flood costs as little as can be)."""
+        if is_htmx():
+            response = render("rate-limited", status=429)
+        else:
+            response = make_response(render_template("error.html", status=429, csrf_token=lambda: ""), 429)
+            response.vary.add("HX-Request")
+        breached = limiter.current_limit
+        if breached is not None:
+            response.headers["Retry-After"] = str(max(int(breached.reset_at - time.time()), 1))
+        return response
 
     @app.errorhandler(404)
     def not_found(error):

@@ -22,7 +22,7 @@ ROWS = (
     "Sign-in, right password",
     "Sign-in, wrong password",
     "Sign-in attempts, locked user name",
-    "GET / over the rate limit (429)",
+    "GET /captcha/nuevo over the rate limit (429)",
     "POST /entrar over the rate limit (429)",
     "CAPTCHA image",
     "CAPTCHA audio, second fetch of the same challenge",
