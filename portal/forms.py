@@ -12,9 +12,13 @@ from .usernames import MAX_LENGTH
 
 class PortalForm(FlaskForm):
     """Fields come from the submitted form's text fields only: never from uploaded files or a
-    JSON body (Flask-WTF's default), whose values are not strings."""
+    JSON body (Flask-WTF's default), whose values are not strings. The CSRF token is not a
+    field: CSRFProtect checks it on every POST before any view runs (checking it again here
+    would only double the cost of every submission)."""
 
     class Meta(FlaskForm.Meta):
+        csrf = False
+
         def wrap_formdata(self, form, formdata):
             if formdata is _Auto:
                 return request.form if request.method in ("POST", "PUT", "PATCH", "DELETE") else None

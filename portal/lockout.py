@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from flask import current_app
-from sqlalchemy import case, delete, update
+from sqlalchemy import bindparam, case, delete, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from . import clock
@@ -27,7 +27,14 @@ class Counter:
     minutes_setting: str
     stamps_failure: bool   # also records last_failure_at (the CAPTCHA rule reads it)
 
+    @property
+    def read_until(self):
+        """SELECT of the lock's end for a :username, built once (it runs on every attempt)."""
+        return _READ_UNTIL[self.until.key]
 
+
+_READ_UNTIL = {column.key: select(column).where(LoginThrottle.username == bindparam("username"))
+               for column in (LoginThrottle.locked_until, LoginThrottle.answer_locked_until)}
 LOGIN = Counter(LoginThrottle.failures, LoginThrottle.locked_until, "LOGIN_MAX_ATTEMPTS", "LOCKOUT_MINUTES", True)
 ANSWER = Counter(LoginThrottle.answer_failures, LoginThrottle.answer_locked_until,
                  "ANSWER_MAX_ATTEMPTS", "ANSWER_LOCK_MINUTES", False)
@@ -57,8 +64,7 @@ def _expire(username, now, counter):
 def locked_until(username, counter=LOGIN):
     """The end of the name's lock, or None when it is not locked (a read; it writes only to
     end a lock whose time is over)."""
-    row = db.session.get(LoginThrottle, username, populate_existing=True)
-    until = getattr(row, counter.until.key) if row else None
+    until = db.session.scalar(counter.read_until, {"username": username})
     if until is None or until > clock.now():
         return until
     _expire(username, clock.now(), counter)
