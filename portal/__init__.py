@@ -38,6 +38,9 @@ def create_app(config_class=Config, instance_path=None, **overrides):
             **options, "connect_args": {"timeout": 30, **options.get("connect_args", {})}}
     _refuse_unsafe_settings(app)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # Each refused request is in the access log (status 429) already; Flask-Limiter's own line
+    # per refusal would double a flood's log. Its warnings (storage unreachable) still show.
+    logging.getLogger("flask-limiter").setLevel(logging.WARNING)
     audit.configure_logging()
 
     if app.config["TRUSTED_PROXIES"] > 0:
@@ -117,7 +120,7 @@ def _error_handlers(app):
         """The fragment for htmx; a plain request gets a small page with nothing to submit
         (so no CSRF token, no session cookie: a flood costs as little as can be)."""
         if is_htmx():
-            response = render("rate-limited", status=429)
+            response = render("rate-limited", status=429, shared=True)
         else:
             response = make_response(render_template("error.html", status=429, csrf_token=lambda: ""), 429)
             response.vary.add("HX-Request")

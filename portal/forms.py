@@ -34,6 +34,7 @@ class LoginForm(PortalForm):
     username = StringField("Usuario", validators=[DataRequired(), Length(max=MAX_LENGTH), no_control_characters])
     password = PasswordField("Contraseña", validators=[DataRequired(), Length(max=1024)])
     captcha = StringField("Texto de la imagen", validators=[Optional(), Length(max=32)])
+    captcha_id = StringField("Reto", validators=[Optional(), Length(max=128)])  # the challenge on screen
 
 
 class RecoveryForm(PortalForm):

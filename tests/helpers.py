@@ -30,11 +30,20 @@ def csrf_token(client, path="/"):
     return re.search(r'"X-CSRFToken": "([^"]+)"', page).group(1)
 
 
-def login(client, username, password, captcha=None, htmx=False, token=None):
+def login(client, username, password, captcha=None, htmx=False, token=None, captcha_id=None):
+    """captcha_id: the challenge the form carries (a refresh puts it there); without it, the
+    one the session was given."""
     data = {"csrf_token": token or csrf_token(client), "username": username, "password": password}
     if captcha is not None:
         data["captcha"] = captcha
+    if captcha_id is not None:
+        data["captcha_id"] = captcha_id
     return finished(client.post("/entrar", data=data, headers=HTMX if htmx else {}))
+
+
+def shown_challenge(response):
+    """The CAPTCHA challenge id a page or fragment carries in its form."""
+    return re.search(r'name="captcha_id" value="([^"]+)"', response.get_data(as_text=True)).group(1)
 
 
 def finished(response):

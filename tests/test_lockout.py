@@ -6,7 +6,7 @@ from email import message_from_bytes, policy
 
 import pytest
 
-from helpers import CAPTCHA, HTMX, PASSWORD, csrf_token, fail, login
+from helpers import CAPTCHA, HTMX, PASSWORD, csrf_token, fail, login, shown_challenge
 from portal import accounts, passwords
 from portal.extensions import db
 from portal.models import AuthEvent, LoginThrottle, OutboxMessage, User
@@ -128,11 +128,12 @@ def test_concurrent_wrong_attempts_never_exceed_the_maximum(app, user, checks):
         db.session.commit()
     clients = [app.test_client() for _ in range(20)]
     tokens = [csrf_token(c) for c in clients]
-    for c in clients:
-        c.get("/captcha/nuevo")  # each attacker holds a solved CAPTCHA: only the lock can stop them
+    # each attacker holds a solved CAPTCHA: only the lock can stop them
+    challenges = [shown_challenge(c.get("/captcha/nuevo", headers=HTMX)) for c in clients]
 
     def attempt(i):
-        return login(clients[i], "GOMA800101AB1", "Equivocada.1", token=tokens[i], captcha=CAPTCHA).status_code
+        return login(clients[i], "GOMA800101AB1", "Equivocada.1", token=tokens[i], captcha=CAPTCHA,
+                     captcha_id=challenges[i]).status_code
 
     with ThreadPoolExecutor(max_workers=20) as pool:
         statuses = list(pool.map(attempt, range(20)))

@@ -6,7 +6,7 @@ import pytest
 from flask import json
 from itsdangerous import base64_decode
 
-from helpers import CAPTCHA, HTMX, PASSWORD, csrf_token, fail, login
+from helpers import CAPTCHA, HTMX, PASSWORD, csrf_token, fail, finished, login
 from portal import accounts, passwords
 from portal.extensions import db
 from portal.models import AuthEvent, User
@@ -133,6 +133,23 @@ def test_captcha_is_single_use(app, client, user):
     assert "escriba también" in replay.get_data(as_text=True)
 
 
+def test_the_refreshed_challenge_is_the_one_answered_and_only_once(client, user):
+    token = csrf_token(client)
+    fail(client, "GOMA800101AB1")
+    body = client.get("/captcha/nuevo", headers=HTMX).get_data(as_text=True)
+    shown = re.search(r'name="captcha_id" value="([^"]+)"', body).group(1)
+
+    def submit(password, challenge):
+        data = {"csrf_token": token, "username": "GOMA800101AB1", "password": password,
+                "captcha": CAPTCHA, "captcha_id": challenge}
+        return finished(client.post("/entrar", data=data, headers=HTMX))
+
+    assert "escriba también" not in submit("Equivocada.2", shown).get_data(as_text=True)  # solved, wrong password
+    assert "escriba también" in submit(PASSWORD, shown).get_data(as_text=True)  # spent: not twice
+    assert "escriba también" in submit(PASSWORD, shown[:-1] + ("A" if shown[-1] != "A" else "B")).get_data(
+        as_text=True)  # not a forged one
+
+
 def test_captcha_expires(client, user, clock):
     token = csrf_token(client)
     fail(client, "GOMA800101AB1")
@@ -164,8 +181,8 @@ def test_captcha_image_and_fresh_image(client, user):
     body = fresh.get_data(as_text=True)
     assert body.lstrip().startswith('<div id="captcha"')
     assert "No entiendo el texto" in body
-    with client.session_transaction() as session:
-        assert session["captcha_id"] != first
+    shown = re.search(r'name="captcha_id" value="([^"]+)"', body).group(1)
+    assert shown != first and f'src="/captcha/{shown}.png"' in body
     assert f"/captcha/{first}.png" not in body
     page = client.get("/captcha/nuevo")
     assert "<!doctype html>" in page.get_data(as_text=True) and 'id="login-form"' in page.get_data(as_text=True)

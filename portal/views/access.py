@@ -35,7 +35,10 @@ def login():
     form = LoginForm()
     if not form.validate():
         return _refused(_form_problem(form), form.username.data or "")
-    challenge_id = session.pop("captcha_id", None)
+    # The challenge on the form («No entiendo el texto» changes it there, not in the session),
+    # else the one the session was given. Either way it serves one submission only.
+    given = session.pop("captcha_id", None)
+    challenge_id = form.captcha_id.data or given
     result = accounts.authenticate(
         form.username.data, form.password.data, client_address(),
         captcha_shown=challenge_id is not None,

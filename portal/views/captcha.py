@@ -11,9 +11,9 @@ bp = Blueprint("captcha", __name__, url_prefix="/captcha")
 @bp.get("/nuevo")
 @limiter.limit(limit("RATELIMIT_CAPTCHA"))
 def refresh():
-    session["captcha_id"] = captcha.new_challenge()
+    """A new challenge, carried by the form (a hidden field): the session is left alone."""
     return render("captcha", page="login-form", username=session.get("login_name", ""),
-                  captcha_id=session["captcha_id"], shared=True, slots=("captcha_id",))
+                  captcha_id=captcha.new_challenge(), shared=True, slots=("captcha_id",))
 
 
 @bp.get("/<challenge_id>.png")
