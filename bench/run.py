@@ -84,6 +84,7 @@ ROWS = {  # the table's rows, in order (tests/test_bench_smoke.py checks each on
     "recovery_form": "GET /recuperar (htmx: recovery form)",
     "sign_in_right": "Sign-in, right password",
     "sign_in_wrong": "Sign-in, wrong password",
+    "post_floor": "Floor of a sign-in attempt: CSRF check, login limit and form only (bench route)",
     "locked": "Sign-in attempts, locked user name",
     "captcha_limited": "GET /captcha/nuevo over the rate limit (429)",
     "login_limited": "POST /entrar over the rate limit (429)",
@@ -741,7 +742,9 @@ class Bench:
             sessions = self.form_file("locked", [form_line(c, t, username=LOCKED_USER, password=PASSWORD)
                                                  for c, t in visitors])
             cases = [self.page_reference(),
-                     Case("locked", server, "/entrar", (f"sessions={sessions}", 'body=id="lockout"'), HTMX, "form.lua")]
+                     Case("locked", server, "/entrar", (f"sessions={sessions}", 'body=id="lockout"'), HTMX, "form.lua"),
+                     Case("post_floor", server, "/bench/post-floor", (f"sessions={sessions}", "status=200",
+                                                                      "body=floor"), HTMX, "form.lua")]
             before = self.last_event_id()
             for case, load in self.interleave(cases, self.plan.refusal_slice):
                 if case.server is self.page_ref:
@@ -849,6 +852,10 @@ class Bench:
             ratio = load.rps / bcrypt.rps
             self.add(Row(key, f"{load.rps:.2f} logins/s", ms(load.p50_ms), ms(load.p99_ms), f"{ratio:.2f} × bcrypt",
                          f"≥ {SIGN_IN_RATIO} × bcrypt", ratio >= SIGN_IN_RATIO, cpu_vs(load, bcrypt, "bcrypt")))
+        floor = self.loads["post_floor"]
+        self.add(Row("post_floor", f"{floor.rps:.0f} req/s", ms(floor.p50_ms), ms(floor.p99_ms),
+                     f"{floor.rps / refs['locked'].rps:.2f} × page", "none (what the refusals below cannot go under)",
+                     cpu=cpu_vs(floor, refs["locked"], "page")))
         for key, group, events in (("locked", "locked", self.locked_events),
                                    ("captcha_limited", "rate-limit", None),
                                    ("login_limited", "rate-limit", self.login_limited_events)):
@@ -1050,6 +1057,10 @@ def report(bench, started, finished, argv):
         "fragment, and the auth events the run leaves in the SQLite file are counted: a checked password "
         "shows as an event of outcome `ok`, `invalid` or `interrupted` (only `locked` and `captcha` are "
         "refused before any hash).",
+        "- **Floor of a sign-in attempt**: `bench/portal_app.py` adds `/bench/post-floor` to the portal it "
+        "serves (the benchmark only): it does what every `POST /entrar` does before the sign-in rules run (the "
+        "CSRF check, the login rate limit, parsing the form) and answers `floor`; it is loaded like the locked "
+        "user name, with the same sessions, in turn with it.",
         "- **Rate limits** (defaults: `RATELIMIT_CAPTCHA=60/minute`, `RATELIMIT_LOGIN=20/minute;200/hour`): "
         "one-second runs use up every worker's allowance first (memory:// storage counts per worker; the "
         "login's with posts that have no password, refused before any hash), then the measured runs must get "

@@ -21,6 +21,7 @@ ROWS = (
     "GET /recuperar (htmx: recovery form)",
     "Sign-in, right password",
     "Sign-in, wrong password",
+    "Floor of a sign-in attempt: CSRF check, login limit and form only (bench route)",
     "Sign-in attempts, locked user name",
     "GET /captcha/nuevo over the rate limit (429)",
     "POST /entrar over the rate limit (429)",
