@@ -9,6 +9,9 @@ from datetime import datetime, timedelta
 
 from flask import current_app, g, session
 from flask.sessions import SecureCookieSessionInterface
+from itsdangerous import URLSafeTimedSerializer
+from itsdangerous.encoding import base64_encode
+from itsdangerous.serializer import Serializer
 
 from . import clock
 from .extensions import db
@@ -23,8 +26,27 @@ class CookieSessions(SecureCookieSessionInterface):
         keys = (app.secret_key, tuple(app.config.get("SECRET_KEY_FALLBACKS") or ()))
         made = app.extensions.get("portal.session_serializer")
         if made is None or made[0] != keys:
-            made = app.extensions["portal.session_serializer"] = (keys, super().get_signing_serializer(app))
+            serializer = None
+            if app.secret_key:  # Flask's own construction, with the serializer class below
+                serializer = SmallCookieSerializer(
+                    [*keys[1], keys[0]], salt=self.salt, serializer=self.serializer,
+                    signer_kwargs={"key_derivation": self.key_derivation, "digest_method": self.digest_method})
+            made = app.extensions["portal.session_serializer"] = (keys, serializer)
         return made[1]
+
+
+class SmallCookieSerializer(URLSafeTimedSerializer):
+    """itsdangerous tries zlib on every cookie it makes; a session of a few short values
+    (a CSRF token, a user name) never shrinks by it, so below SMALL bytes it is not tried.
+    Reading is unchanged: a compressed cookie says so with its leading "."."""
+
+    SMALL = 256
+
+    def dump_payload(self, obj):
+        json = Serializer.dump_payload(self, obj)
+        if len(json) >= self.SMALL:
+            return super().dump_payload(obj)
+        return base64_encode(json)
 
 
 def begin(sign_in):

@@ -103,7 +103,7 @@ def test_first_visits_share_the_page_but_each_gets_its_own_working_token(client,
     assert signed_in.status_code == 303  # the token of a reused page works
 
 
-def test_a_changed_content_file_shows_on_the_next_first_visit(make_app, tmp_path):
+def test_a_changed_content_file_shows_on_the_next_first_visit(make_app, tmp_path, clock):
     content = tmp_path / "acceso.toml"
     base = DEFAULT_CONTENT.read_text(encoding="utf-8")
     content.write_text(base, encoding="utf-8")
@@ -114,6 +114,7 @@ def test_a_changed_content_file_shows_on_the_next_first_visit(make_app, tmp_path
                                     '[[panel.news]]', 1), encoding="utf-8")
     stat = content.stat()
     os.utime(content, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000_000))
+    clock.advance(seconds=1)  # the file is looked at once a second at most
     assert "Aviso de mantenimiento" in app_page(client)
 
 
