@@ -15,6 +15,7 @@ import re
 import secrets
 import unicodedata
 from datetime import UTC, timedelta
+from functools import lru_cache
 
 from captcha.audio import AudioCaptcha
 from captcha.image import ImageCaptcha
@@ -45,7 +46,13 @@ class _Signer(TimestampSigner):
 
 
 def _signer():
-    return _Signer(current_app.config["SECRET_KEY"], salt=SALT)
+    return _keys(current_app.config["SECRET_KEY"])[0]
+
+
+@lru_cache(maxsize=4)
+def _keys(secret_key):
+    """The id signer and the answer key for a SECRET_KEY, made once rather than per challenge."""
+    return _Signer(secret_key, salt=SALT), hashlib.sha256(f"{SALT}:{secret_key}".encode()).digest()
 
 
 def new_challenge():
@@ -58,7 +65,7 @@ def answer(nonce):
     fixed = current_app.config.get("CAPTCHA_TEST_ANSWER")
     if fixed and current_app.config.get("TESTING"):
         return fixed
-    key = hashlib.sha256(f"{SALT}:{current_app.config['SECRET_KEY']}".encode()).digest()
+    key = _keys(current_app.config["SECRET_KEY"])[1]
     number = int.from_bytes(hmac.new(key, nonce.encode(), hashlib.sha256).digest(), "big")
     letters = []
     for _ in range(LENGTH):

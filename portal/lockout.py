@@ -27,12 +27,8 @@ class Counter:
     minutes_setting: str
     stamps_failure: bool   # also records last_failure_at (the CAPTCHA rule reads it)
 
-    @property
-    def read_until(self):
-        """SELECT of the lock's end for a :username, built once (it runs on every attempt)."""
-        return _READ_UNTIL[self.until.key]
 
-
+# SELECT of a lock's end for a :username, per lock column: built once, it runs on every attempt.
 _READ_UNTIL = {column.key: select(column).where(LoginThrottle.username == bindparam("username"))
                for column in (LoginThrottle.locked_until, LoginThrottle.answer_locked_until)}
 LOGIN = Counter(LoginThrottle.failures, LoginThrottle.locked_until, "LOGIN_MAX_ATTEMPTS", "LOCKOUT_MINUTES", True)
@@ -64,7 +60,7 @@ def _expire(username, now, counter):
 def locked_until(username, counter=LOGIN):
     """The end of the name's lock, or None when it is not locked (a read; it writes only to
     end a lock whose time is over)."""
-    until = db.session.scalar(counter.read_until, {"username": username})
+    until = db.session.scalar(_READ_UNTIL[counter.until.key], {"username": username})
     if until is None or until > clock.now():
         return until
     _expire(username, clock.now(), counter)

@@ -2,7 +2,7 @@
 import os
 import re
 
-from helpers import HTMX, PASSWORD, login
+from helpers import HTMX, PASSWORD, login, shown_challenge
 from portal.content import DEFAULT_FILE as DEFAULT_CONTENT
 
 
@@ -133,8 +133,8 @@ def test_a_message_to_flash_is_shown_on_the_access_page(client):
 def test_each_captcha_refresh_shows_its_own_challenge(client):
     shown = []
     for _ in range(3):
-        body = client.get("/captcha/nuevo", headers=HTMX).get_data(as_text=True)
-        challenge = re.search(r'name="captcha_id" value="([^"]+)"', body).group(1)
+        refreshed = client.get("/captcha/nuevo", headers=HTMX)
+        body, challenge = refreshed.get_data(as_text=True), shown_challenge(refreshed)
         assert f'src="/captcha/{challenge}.png"' in body and f'src="/captcha/{challenge}.wav"' in body
         assert client.get(f"/captcha/{challenge}.png").mimetype == "image/png"
         shown.append(challenge)

@@ -353,13 +353,19 @@ def get_urls(app):
     return urls
 
 
-@pytest.mark.parametrize("state", ["anonymous", "signed-in", "recovering"])
-def test_no_get_route_redirects_off_site(app, account, state):
+def client_in(app, state):
+    """A client that is anonymous, signed in, or half-way through recovery (answer proven)."""
     client = app.test_client()
     if state == "signed-in":
         login(client, NAME, PASSWORD)
     if state == "recovering":
         prove_by_answer(client)
+    return client
+
+
+@pytest.mark.parametrize("state", ["anonymous", "signed-in", "recovering"])
+def test_no_get_route_redirects_off_site(app, account, state):
+    client = client_in(app, state)
     urls = get_urls(app)
     assert len(urls) >= 15
     for url in urls:
@@ -459,11 +465,7 @@ def assert_not_frameable(response, where):
 
 @pytest.mark.parametrize("state", ["anonymous", "signed-in", "recovering"])
 def test_no_answer_can_be_framed(app, account, state):
-    client = app.test_client()
-    if state == "signed-in":
-        login(client, NAME, PASSWORD)
-    if state == "recovering":
-        prove_by_answer(client)
+    client = client_in(app, state)
     for url in get_urls(app) + ["/no-existe", "/static/no-existe.css"]:
         for headers in ({}, HTMX):
             assert_not_frameable(client.get(url, headers=headers), url)

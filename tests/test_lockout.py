@@ -4,8 +4,6 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from email import message_from_bytes, policy
 
-import pytest
-
 from helpers import CAPTCHA, HTMX, PASSWORD, csrf_token, fail, login, shown_challenge
 from portal import accounts, passwords
 from portal.extensions import db
@@ -17,15 +15,6 @@ LOCK_TEXT = "superó el número máximo de intentos"
 def masked(body):
     body = re.sub(r"[\w-]{20,}\.[\w-]{6}\.[\w-]{20,}", "TOKEN", body)
     return re.sub(r"/captcha/[A-Za-z0-9_-]+\.", "/captcha/ID.", body)
-
-
-@pytest.fixture
-def checks(monkeypatch):
-    """Count every password evaluation (real or dummy)."""
-    counted = []
-    real = passwords.verify
-    monkeypatch.setattr(passwords, "verify", lambda *a: counted.append(1) or real(*a))
-    return counted
 
 
 def test_lock_at_exactly_the_maximum(client, user):

@@ -6,7 +6,7 @@ import pytest
 from flask import json
 from itsdangerous import base64_decode
 
-from helpers import CAPTCHA, HTMX, PASSWORD, csrf_token, fail, finished, login
+from helpers import CAPTCHA, HTMX, PASSWORD, csrf_token, fail, finished, login, shown_challenge
 from portal import accounts, passwords
 from portal.extensions import db
 from portal.models import AuthEvent, User
@@ -136,8 +136,7 @@ def test_captcha_is_single_use(app, client, user):
 def test_the_refreshed_challenge_is_the_one_answered_and_only_once(client, user):
     token = csrf_token(client)
     fail(client, "GOMA800101AB1")
-    body = client.get("/captcha/nuevo", headers=HTMX).get_data(as_text=True)
-    shown = re.search(r'name="captcha_id" value="([^"]+)"', body).group(1)
+    shown = shown_challenge(client.get("/captcha/nuevo", headers=HTMX))
 
     def submit(password, challenge):
         data = {"csrf_token": token, "username": "GOMA800101AB1", "password": password,
@@ -181,7 +180,7 @@ def test_captcha_image_and_fresh_image(client, user):
     body = fresh.get_data(as_text=True)
     assert body.lstrip().startswith('<div id="captcha"')
     assert "No entiendo el texto" in body
-    shown = re.search(r'name="captcha_id" value="([^"]+)"', body).group(1)
+    shown = shown_challenge(fresh)
     assert shown != first and f'src="/captcha/{shown}.png"' in body
     assert f"/captcha/{first}.png" not in body
     page = client.get("/captcha/nuevo")
