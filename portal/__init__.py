@@ -64,17 +64,18 @@ def create_app(config_class=Config, instance_path=None, **overrides):
         checks.remove(limiter._check_request_limit)
     mail_extension.init_app(app)
 
-    from . import database, support
+    from . import coded_link, database, support
     database.init_app(app)
     support.init_app(app)
-    mail.init_app(app)
+    mail.init_app(app, producers=(coded_link.process_reminders,))
 
-    from .views import access, captcha, health, home, recovery
+    from .views import access, captcha, health, home, password_change, recovery
     app.register_blueprint(health.bp)
     app.register_blueprint(access.bp)
     app.register_blueprint(captcha.bp)
     app.register_blueprint(home.bp)
     app.register_blueprint(recovery.bp)
+    app.register_blueprint(password_change.bp)
     if app.config.get("PORTAL_ENV") == "development" or app.config.get("TESTING"):
         from .views import gallery  # designers' gallery of fragments: never in production
         app.register_blueprint(gallery.bp)

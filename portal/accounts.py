@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 from flask import current_app
 from sqlalchemy import select
 
-from . import audit, clock, lockout, mail, passwords, usernames
+from . import audit, clock, lockout, mail, passwords, secret_question, usernames
 from .extensions import db
 from .models import User
 
@@ -17,19 +17,6 @@ CAPTCHA = "captcha"          # the CAPTCHA was required and not solved; no passw
 LOCKED = "locked"            # failure lock; no password checked
 INACTIVE = "inactive"        # right password, no sign-in for INACTIVITY_DAYS
 DISABLED = "disabled"        # right password, account disabled by support
-
-
-# The secret questions a user may choose. Only these exist, so that the decoy questions shown
-# for unknown user names (drawn from the same list) cannot be told from real ones.
-SECRET_QUESTIONS = (
-    "¿Cuál es el nombre de su primera mascota?",
-    "¿En qué ciudad nació su madre?",
-    "¿Cuál fue su primer empleo?",
-    "¿Cómo se llamaba su escuela primaria?",
-    "¿Cuál es el segundo nombre de su padre?",
-    "¿Cuál es su platillo favorito?",
-    "¿Cuál era el apodo de su infancia?",
-)
 
 
 @dataclass(frozen=True)
@@ -156,14 +143,14 @@ def create_user(username, password, email, name="", question=None, answer=None, 
         raise ValueError(f"El usuario {canonical} ya existe.")
     if (question is None) != (answer is None):
         raise ValueError("La pregunta secreta y su respuesta van juntas.")
-    if question is not None and question not in SECRET_QUESTIONS:
-        raise ValueError("La pregunta secreta debe ser una de estas: " + " | ".join(SECRET_QUESTIONS))
+    if question is not None and question not in secret_question.QUESTIONS:
+        raise ValueError("La pregunta secreta debe ser una de estas: " + " | ".join(secret_question.QUESTIONS))
     if not valid_email(email):
         raise ValueError(f"El correo {email!r} no es válido.")
     user = User(
         username=canonical, display_name=name or "", email=email,
         password_hash=password_hash or passwords.hash_password(password), created_at=clock.now(),
-        secret_question=question, answer_hash=answers_hash(answer) if answer else None,
+        secret_question=question, answer_hash=secret_question.answer_hash(answer) if answer else None,
         last_login_at=last_login, session_epoch=0, disabled=False,
     )
     db.session.add(user)
@@ -171,16 +158,6 @@ def create_user(username, password, email, name="", question=None, answer=None, 
     if commit:
         db.session.commit()
     return user
-
-
-def answers_hash(answer):
-    """Secret answers are hashed like passwords, after normalisation (SPEC section 3)."""
-    return passwords.hash_password(normalise_answer(answer))
-
-
-def normalise_answer(answer):
-    decomposed = unicodedata.normalize("NFKD", answer.casefold())
-    return "".join(c for c in decomposed if not unicodedata.combining(c) and not c.isspace())
 
 
 def unlock(username, by="cli"):

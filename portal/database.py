@@ -85,7 +85,7 @@ DEMO_ACCOUNTS = (
 @with_appcontext
 def demo_seed():
     """Create one demo account per state (development only) and print them."""
-    from . import accounts, lockout
+    from . import accounts, lockout, secret_question
 
     if current_app.config["PORTAL_ENV"] != "development":
         raise click.ClickException("Las cuentas de demostración solo existen en desarrollo (PORTAL_ENV=development).")
@@ -93,7 +93,7 @@ def demo_seed():
     for username, name, _ in DEMO_ACCOUNTS:
         user = accounts.find(username)
         if user is None:
-            question, answer = (accounts.SECRET_QUESTIONS[0], "Firulais")
+            question, answer = (secret_question.QUESTIONS[0], "Firulais")
             if username.startswith("CT."):
                 question = answer = None
             user = accounts.create_user(username, DEMO_PASSWORD, f"{username.lower()}@demo.efactura.example",

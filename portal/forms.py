@@ -1,28 +1,16 @@
-"""Form parsing and validation (Flask-WTF); templates write the HTML themselves."""
+"""Form parsing and validation (WTForms); templates write the HTML themselves.
+
+Forms are plain WTForms forms, fed by the views with the submitted form's text fields
+(`request.form`): never with uploaded files or a JSON body, whose values are not strings. The
+CSRF token is not a field: CSRFProtect checks it on every POST before any view runs.
+"""
 import unicodedata
 
-from flask import request
-from flask_wtf import FlaskForm
-from flask_wtf.form import _Auto
-from wtforms import PasswordField, StringField
+from wtforms import Form, HiddenField, PasswordField, StringField
 from wtforms.validators import DataRequired, Length, Optional, ValidationError
 
-from .usernames import MAX_LENGTH
-
-
-class PortalForm(FlaskForm):
-    """Fields come from the submitted form's text fields only: never from uploaded files or a
-    JSON body (Flask-WTF's default), whose values are not strings. The CSRF token is not a
-    field: CSRFProtect checks it on every POST before any view runs (checking it again here
-    would only double the cost of every submission)."""
-
-    class Meta(FlaskForm.Meta):
-        csrf = False
-
-        def wrap_formdata(self, form, formdata):
-            if formdata is _Auto:
-                return request.form if request.method in ("POST", "PUT", "PATCH", "DELETE") else None
-            return formdata
+from . import accounts, passwords, policy, secret_question, usernames
+from .password_change import Change
 
 
 def no_control_characters(form, field):
@@ -30,24 +18,88 @@ def no_control_characters(form, field):
         raise ValidationError("Contiene caracteres no permitidos.")
 
 
-class LoginForm(PortalForm):
-    username = StringField("Usuario", validators=[DataRequired(), Length(max=MAX_LENGTH), no_control_characters])
+def _stripped(value):
+    return value.strip() if isinstance(value, str) else value
+
+
+class LoginForm(Form):
+    username = StringField("Usuario", validators=[DataRequired(), Length(max=usernames.MAX_LENGTH),
+                                                  no_control_characters])
     password = PasswordField("Contraseña", validators=[DataRequired(), Length(max=1024)])
     captcha = StringField("Texto de la imagen", validators=[Optional(), Length(max=32)])
     captcha_id = StringField("Reto", validators=[Optional(), Length(max=128)])  # the challenge on screen
 
-
-class RecoveryForm(PortalForm):
-    username = StringField("Usuario", validators=[Optional(), Length(max=MAX_LENGTH)])
-
-
-class AnswerForm(PortalForm):
-    answer = StringField("Respuesta", validators=[Optional(), Length(max=200)])
+    def problem(self):
+        """After a failed validate(): which message the error box shows."""
+        if not self.username.data or not self.password.data:
+            return "missing"
+        return "captcha" if self.captcha.errors else "invalid"
 
 
-class ChangePasswordForm(PortalForm):
-    new_password = PasswordField("Nueva contraseña", validators=[Optional()])
-    confirm_password = PasswordField("Confirme la nueva contraseña", validators=[Optional()])
-    question = StringField("Pregunta secreta", validators=[Optional()])
-    answer = StringField("Respuesta", validators=[Optional()])
-    email = StringField("Correo electrónico", validators=[Optional()])
+class RecoveryForm(Form):
+    username = StringField("Usuario")
+    shape = None  # the user name's shape (usernames.Shape), once validated
+
+    def validate_username(self, field):
+        self.shape = usernames.check_shape(field.data)
+        if self.shape.canonical is None:
+            raise ValidationError(self.shape.problem)
+
+
+class AnswerForm(Form):
+    answer = StringField("Respuesta", validators=[DataRequired(), Length(max=secret_question.MAX_ANSWER)])
+
+
+POLICY_UNMET = "La nueva contraseña no cumple todos los requisitos de la lista."
+
+
+class ChangePasswordForm(Form):
+    """The change-password step. The question and answer are checked only while they change
+    (`change_answer`, or always when the account must choose them: asks_question)."""
+
+    new_password = PasswordField("Nueva contraseña")
+    confirm_password = PasswordField("Confirme la nueva contraseña")
+    change_answer = HiddenField()
+    question = StringField("Pregunta secreta")
+    answer = StringField("Respuesta")
+    email = StringField("Correo electrónico", filters=[_stripped])
+
+    def __init__(self, formdata=None, user=None, asks_question=False):
+        super().__init__(formdata)
+        self.user = user
+        self.changes_answer = asks_question or self.change_answer.data == "1"
+
+    def validate_new_password(self, field):
+        if not policy.acceptable(field.data or "", self.user.username, self.confirm_password.data or ""):
+            raise ValidationError(POLICY_UNMET)
+        if passwords.verify(field.data, self.user.password_hash):
+            raise ValidationError("La nueva contraseña debe ser distinta de la actual.")
+
+    def validate_question(self, field):
+        if not self.changes_answer:
+            return
+        if not (field.data or "").strip():
+            raise ValidationError("Elija una pregunta secreta.")
+        if field.data.strip() not in secret_question.QUESTIONS:
+            raise ValidationError("Elija una de las preguntas secretas de la lista.")
+
+    def validate_answer(self, field):
+        if not self.changes_answer:
+            return
+        if len(secret_question.normalise_answer(field.data or "")) < secret_question.MIN_ANSWER:
+            raise ValidationError("La respuesta secreta debe tener al menos 3 letras o números.")
+        if len(field.data) > secret_question.MAX_ANSWER:
+            raise ValidationError("La respuesta secreta puede tener hasta 200 caracteres.")
+
+    def validate_email(self, field):
+        if not accounts.valid_email(field.data):
+            raise ValidationError("Escriba un correo electrónico válido, por ejemplo nombre@empresa.com.mx.")
+
+    def problems(self):
+        """Every message of a failed validate(), in the order of the form."""
+        return [message for messages in self.errors.values() for message in messages]
+
+    def change(self):
+        return Change(new_password=self.new_password.data or "", email=self.email.data or "",
+                      question=(self.question.data or "") if self.changes_answer else None,
+                      answer=(self.answer.data or "") if self.changes_answer else None)

@@ -22,8 +22,6 @@ log = logging.getLogger("portal.mail")
 RETRY_MINUTES = (1, 5, 15, 60, 240)  # then every 4 hours until it leaves: nothing is dropped
 SWEEP_SECONDS = 30  # how often a worker also retries what earlier requests could not send
 _last_sweep = 0.0
-# Work that queues e-mail after the response (the recovery reminders): run before each flush.
-PRODUCERS = []
 
 
 def queue(recipient, subject, template, **context):
@@ -35,9 +33,14 @@ def queue(recipient, subject, template, **context):
         html_body=render_template(f"mail/{template}.html", **context),
     )
     db.session.add(message)
+    flush_soon()
+    return message
+
+
+def flush_soon():
+    """Have the outbox flushed once this request's response is out."""
     if has_request_context():
         g.outbox_pending = True
-    return message
 
 
 def after_request(response):
@@ -55,8 +58,7 @@ def after_request(response):
 def _flush_in(app):
     with app.app_context():
         try:
-            for produce in PRODUCERS:
-                produce()
+            _produce()
             send_pending()
         except Exception:  # the database went away: the next request or `flask outbox send` retries
             log.exception("outbox not flushed")
@@ -123,16 +125,23 @@ def _deliver(message):
 outbox_cli = AppGroup("outbox", help="Correos pendientes (cola de salida).")
 
 
-def init_app(app):
+def init_app(app, producers=()):
+    """producers: functions that queue e-mail out of the request (the recovery reminders),
+    run before each flush."""
+    app.extensions["portal.outbox_producers"] = tuple(producers)
     app.cli.add_command(outbox_cli)
     app.after_request(after_request)
+
+
+def _produce():
+    for produce in current_app.extensions["portal.outbox_producers"]:
+        produce()
 
 
 @outbox_cli.command("send")
 def send_command():
     """Send every message that is due (for cron)."""
-    for produce in PRODUCERS:
-        produce()
+    _produce()
     sent = send_pending(limit=1000)
     waiting = db.session.scalar(select(func.count()).select_from(OutboxMessage).where(OutboxMessage.sent_at.is_(None)))
     click.echo(f"Enviados: {sent}. En espera: {waiting}.")

@@ -69,3 +69,9 @@ def verify_evenly(password, stored):
     for cost in range(max(int(match.group(1)) if match else 4, 4), config["BCRYPT_ROUNDS"]):
         verify(password, _dummy_hash(cost, config["PASSWORD_PEPPER"]))
     return matches
+
+
+def marker(stored):
+    """A short fingerprint of a stored hash: it changes whenever the password does, so a coded
+    link or a recovery proof made for one password is void once it changes."""
+    return hashlib.sha256(stored.encode()).hexdigest()[:32]

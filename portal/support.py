@@ -8,7 +8,7 @@ import click
 from flask.cli import AppGroup, with_appcontext
 from sqlalchemy import select
 
-from . import accounts, audit, clock, lockout, recovery, sessions, usernames
+from . import accounts, audit, clock, coded_link, lockout, sessions, usernames
 from .extensions import db
 from .models import AuthEvent, LoginThrottle
 
@@ -125,7 +125,7 @@ def enable_command(username):
 def link_command(username):
     """Print a fresh coded link for support to send (older links become void)."""
     user = _existing(username)
-    link = recovery.issue_link(user)
+    link = coded_link.issue(user)
     audit.record("link_issued", user.username, "ok", "cli")
     db.session.commit()
     click.echo(link)

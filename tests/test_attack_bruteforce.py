@@ -11,7 +11,7 @@ import itertools
 import pytest
 
 from helpers import CAPTCHA, HTMX, PASSWORD, csrf_token, finished
-from portal import accounts, recovery
+from portal import accounts, secret_question
 from portal.extensions import db
 from portal.models import AuthEvent
 
@@ -46,7 +46,7 @@ def text(response):
 def make_user(app, username=NAME):
     with app.app_context():
         accounts.create_user(username, PASSWORD, "maria@example.com", name="María Gómez",
-                             question=recovery.QUESTIONS[0], answer="Verde")
+                             question=secret_question.QUESTIONS[0], answer="Verde")
 
 
 # Many names from one client

@@ -13,7 +13,7 @@ import pytest
 from itsdangerous import base64_decode
 
 from helpers import CAPTCHA, HTMX, PASSWORD, csrf_token, finished
-from portal import accounts, captcha, recovery
+from portal import accounts, captcha, secret_question
 
 NAME = "GOMA800101AB1"
 OTHER = "LOPJ750315XY2"
@@ -28,7 +28,7 @@ def text(response):
 def users(app):
     with app.app_context():
         for name in (NAME, OTHER):
-            accounts.create_user(name, PASSWORD, f"{name.lower()}@example.com", question=recovery.QUESTIONS[0],
+            accounts.create_user(name, PASSWORD, f"{name.lower()}@example.com", question=secret_question.QUESTIONS[0],
                                  answer="Verde")
 
 
@@ -209,7 +209,7 @@ def test_the_solution_is_in_no_response_header_or_cookie(make_app):
     app = make_app(CAPTCHA_TEST_ANSWER=SOLUTION)
     with app.app_context():
         for name in (NAME, OTHER):
-            accounts.create_user(name, PASSWORD, "m@example.com", question=recovery.QUESTIONS[0], answer="Verde")
+            accounts.create_user(name, PASSWORD, "m@example.com", question=secret_question.QUESTIONS[0], answer="Verde")
     client = browser(app)
     responses = visit_everything(app, client)
     assert responses[-1].headers.get("HX-Redirect") == "/inicio"  # the fixed answer does solve it
@@ -223,7 +223,7 @@ def test_real_random_solutions_are_in_no_response_header_or_cookie(make_app):
     app = make_app(CAPTCHA_TEST_ANSWER=None)
     with app.app_context():
         for name in (NAME, OTHER):
-            accounts.create_user(name, PASSWORD, "m@example.com", question=recovery.QUESTIONS[0], answer="Verde")
+            accounts.create_user(name, PASSWORD, "m@example.com", question=secret_question.QUESTIONS[0], answer="Verde")
     responses = visit_everything(app, browser(app))
     shown = {found for response in responses
              for found in re.findall(rb"/captcha/([A-Za-z0-9_.-]+)\.png", response.get_data())}

@@ -12,7 +12,7 @@ from sqlalchemy import select
 
 from config import Config
 from helpers import CAPTCHA, PASSWORD, csrf_token, finished, login
-from portal import accounts, create_app, passwords, recovery
+from portal import accounts, create_app, passwords, secret_question
 from portal.extensions import db
 from portal.models import AuthEvent, OutboxMessage, User
 
@@ -28,7 +28,7 @@ def text(response):
 def make_user(app, password=PASSWORD, name=NAME, **extra):
     with app.app_context():
         accounts.create_user(name, password, extra.pop("email", EMAIL), name="María Gómez",
-                             question=recovery.QUESTIONS[0], answer="Verde", **extra)
+                             question=secret_question.QUESTIONS[0], answer="Verde", **extra)
 
 
 def proven(app, client):

@@ -28,7 +28,7 @@ from flask_limiter import Limiter
 from sqlalchemy import event, func, select
 
 from helpers import CAPTCHA, HTMX, PASSWORD, csrf_token, finished, free_port, login
-from portal import accounts, recovery
+from portal import accounts, secret_question
 from portal.extensions import db
 from portal.models import AuthEvent, OutboxMessage
 
@@ -48,7 +48,7 @@ def make_users(app, *names):
     with app.app_context():
         for name in names or (NAME,):
             accounts.create_user(name, PASSWORD, f"{name.lower()}@example.com" if name != NAME else EMAIL,
-                                 name="María Gómez", question=recovery.QUESTIONS[0], answer="Verde")
+                                 name="María Gómez", question=secret_question.QUESTIONS[0], answer="Verde")
 
 
 def snapshot(app):

@@ -42,7 +42,7 @@ from sqlalchemy import func, select
 from werkzeug.datastructures import MultiDict
 
 from helpers import CAPTCHA, HTMX, PASSWORD, csrf_token, finished
-from portal import accounts, recovery
+from portal import accounts, password_change, secret_question
 from portal.extensions import db
 from portal.models import CodedLink, OutboxMessage, User
 
@@ -145,7 +145,8 @@ def fuzz_app(make_app):
     """Exceptions become answers, as in production (the test client would raise them)."""
     app = make_app(PROPAGATE_EXCEPTIONS=False)
     with app.app_context():
-        accounts.create_user(NAME, PASSWORD, EMAIL, name="María Gómez", question=recovery.QUESTIONS[0], answer=ANSWER)
+        accounts.create_user(NAME, PASSWORD, EMAIL, name="María Gómez",
+                             question=secret_question.QUESTIONS[0], answer=ANSWER)
     return app
 
 
@@ -228,7 +229,7 @@ def test_secret_answer_survives_any_input(fuzz_app, drawn):
 def with_proof(app, client):
     with app.app_context():
         user = db.session.scalar(select(User).where(User.username == NAME))
-        proof = recovery.make_proof(user, "answer")
+        proof = password_change.make_proof(user, "answer")
     with client.session_transaction() as session:
         session["recovery_name"] = NAME
         session["recovery_proof"] = proof

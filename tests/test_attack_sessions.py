@@ -24,7 +24,7 @@ from sqlalchemy import func, select
 
 from config import TestConfig
 from helpers import CAPTCHA, HTMX, PASSWORD, csrf_token, finished, login
-from portal import accounts, captcha, recovery
+from portal import accounts, captcha, coded_link, secret_question
 from portal.extensions import db
 from portal.models import AuthEvent, CodedLink, User
 
@@ -46,7 +46,8 @@ def text(response):
 @pytest.fixture
 def account(app):
     with app.app_context():
-        accounts.create_user(NAME, PASSWORD, EMAIL, name="María Gómez", question=recovery.QUESTIONS[0], answer=ANSWER)
+        accounts.create_user(NAME, PASSWORD, EMAIL, name="María Gómez",
+                             question=secret_question.QUESTIONS[0], answer=ANSWER)
     return NAME
 
 
@@ -186,7 +187,7 @@ def test_link_codes_are_long_random_and_kept_only_as_hashes(app, account):
     """256 random bits per code (secrets.token_urlsafe(32)); the database holds a SHA-256."""
     with app.app_context():
         user = db.session.scalar(select(User))
-        codes = [LINK.search(recovery.issue_link(user)).group(1) for _ in range(20)]
+        codes = [LINK.search(coded_link.issue(user)).group(1) for _ in range(20)]
         db.session.commit()
         stored = db.session.scalars(select(CodedLink.code_hash)).all()
     assert len(set(codes)) == 20 and all(re.fullmatch(r"[\w-]{43}", code) for code in codes)
@@ -498,7 +499,8 @@ FORGED = {"Host": EVIL, "X-Forwarded-Host": EVIL, "X-Forwarded-Server": EVIL, "X
 def test_e_mailed_links_ignore_forged_host_headers(make_app, proxies):
     app = make_app(TRUSTED_PROXIES=proxies)
     with app.app_context():
-        accounts.create_user(NAME, PASSWORD, EMAIL, name="María Gómez", question=recovery.QUESTIONS[0], answer=ANSWER)
+        accounts.create_user(NAME, PASSWORD, EMAIL, name="María Gómez",
+                             question=secret_question.QUESTIONS[0], answer=ANSWER)
     link = reminder_link(app, headers={**FORGED, "X-Forwarded-For": "203.0.113.7"})
     assert link.startswith(BASE_URL + "/request/codedAccess?code=")
     attacker = app.test_client()

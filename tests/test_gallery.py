@@ -41,7 +41,8 @@ def test_gallery_shows_each_state(client):
     counts = sections(page)
     assert counts["login-form"] >= 3            # plain, with error, with CAPTCHA
     assert counts["login-error"] == 3           # invalid, captcha, missing
-    assert counts["lockout"] == 3               # temporary, inactive, disabled
+    assert counts["lockout"] == 1               # the failure lock with its countdown
+    assert counts["account-blocked"] == 2       # inactive, disabled
     assert counts["recovery-form"] == 2         # plain, shape problem
     assert counts["secret-question-step"] >= 4  # plain, wrong, limited, sent
     assert counts["change-password-step"] >= 3  # recovery, set-up, with errors

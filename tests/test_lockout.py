@@ -147,7 +147,7 @@ def test_inactivity_lock_only_with_the_right_password(app, client, clock):
     right = login(client, "PRV.SIN010203AB4", PASSWORD, captcha=CAPTCHA)
     body = right.get_data(as_text=True)
     assert right.status_code == 200
-    assert 'id="lockout"' in body and 'data-lock="inactive"' in body
+    assert 'id="account-blocked"' in body and 'data-lock="inactive"' in body
     assert "soporte técnico" in body and 'id="captcha"' in body
     assert client.get("/inicio").status_code == 302  # not signed in
 
@@ -158,7 +158,7 @@ def test_inactivity_lock_for_htmx_comes_with_the_captcha(app, client, clock):
         db.session.get(User, 1).created_at = clock() - timedelta(days=400)
         db.session.commit()
     body = login(client, "PRV.SIN010203AB4", PASSWORD, htmx=True).get_data(as_text=True)
-    assert body.lstrip().startswith('<div id="lockout"')
+    assert body.lstrip().startswith('<div id="account-blocked"')
     assert 'hx-swap-oob="innerHTML"' in body and 'id="captcha"' in body
 
 

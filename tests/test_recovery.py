@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from config import TestConfig
 from helpers import CAPTCHA, HTMX, PASSWORD, fail, finished, login
-from portal import accounts, recovery
+from portal import accounts, coded_link, secret_question
 from portal.extensions import db
 from portal.models import AuthEvent, CodedLink, LoginThrottle, OutboxMessage, User
 
@@ -466,7 +466,7 @@ def test_unknown_user_gets_the_same_decoy_question_every_time(app):
     first = question_in(ask(app.test_client(), UNKNOWN))
     second = question_in(ask(app.test_client(), UNKNOWN))
     assert first == second
-    assert first in recovery.QUESTIONS
+    assert first in secret_question.QUESTIONS
 
 
 def test_decoy_questions_differ_among_user_names(app):
@@ -484,7 +484,7 @@ def test_no_answer_unlocks_a_decoy(client, user, answer):
 
 
 def test_account_without_a_question_gets_a_decoy_that_nothing_unlocks(app, client, setup_user):
-    assert question_in(ask(client, SETUP_NAME)) in recovery.QUESTIONS
+    assert question_in(ask(client, SETUP_NAME)) in secret_question.QUESTIONS
     assert WRONG_ANSWER_TEXT in text(reply(client, TEMPORARY))
 
 
@@ -792,7 +792,7 @@ def test_cambiar_respuesta_swaps_in_question_and_answer_fields(client, user):
     body = assert_fragment(client.get("/cambiar-contrasena/respuesta", headers=HTMX), "secret-answer")
     assert '<select id="question" name="question" required>' in body
     assert f"<option selected>{QUESTION}</option>" in body
-    for question in recovery.QUESTIONS:
+    for question in secret_question.QUESTIONS:
         assert f"<option>{question}</option>" in body or f"<option selected>{question}</option>" in body
     assert '<input id="answer" name="answer" type="text" required' in body
     assert '<input type="hidden" name="change_answer" value="1">' in body
@@ -916,7 +916,7 @@ def test_password_over_512_characters_gets_a_clear_message(client, user):
     ({"email": "no-es-correo"}, "Escriba un correo electrónico válido, por ejemplo nombre@empresa.com.mx."),
     ({"email": ""}, "Escriba un correo electrónico válido"),
     ({"change_answer": "1", "question": "", "answer": "Firulais"}, "Elija una pregunta secreta."),
-    ({"change_answer": "1", "question": recovery.QUESTIONS[0], "answer": " a "},
+    ({"change_answer": "1", "question": secret_question.QUESTIONS[0], "answer": " a "},
      "La respuesta secreta debe tener al menos 3 letras o números."),
 ])
 def test_save_refuses_a_bad_change_with_a_message(client, user, changes, message):
@@ -1032,7 +1032,7 @@ def test_a_proof_from_before_the_change_is_void(app, user):
 
 def test_changing_the_answer_replaces_the_old_one(app, client, user):
     prove_by_answer(client)
-    new_question = recovery.QUESTIONS[0]
+    new_question = secret_question.QUESTIONS[0]
     save(client, change_answer="1", question=new_question, answer="Firulais")
     later = app.test_client()
     assert question_in(ask(later)) == new_question
@@ -1116,7 +1116,7 @@ def test_home_sends_back_to_the_set_up_until_it_is_done(client, setup_user):
 
 
 SETUP = {"new": NEW_PASSWORD, "email": "ana@example.com", "change_answer": "1",
-         "question": recovery.QUESTIONS[1], "answer": "Monterrey"}
+         "question": secret_question.QUESTIONS[1], "answer": "Monterrey"}
 
 
 @pytest.mark.parametrize("missing, message", [
@@ -1141,7 +1141,7 @@ def test_completed_set_up_shows_the_home_page(app, client, setup_user):
     home = client.get("/inicio")
     assert home.status_code == 200 and "Hola, Ana Pérez" in text(home)
     stored = stored_user(app, SETUP_NAME)
-    assert stored.secret_question == recovery.QUESTIONS[1]
+    assert stored.secret_question == secret_question.QUESTIONS[1]
     assert signs_in(app, SETUP_NAME, NEW_PASSWORD) and not signs_in(app, SETUP_NAME, TEMPORARY)
 
 
@@ -1149,7 +1149,7 @@ def test_the_answer_chosen_in_the_set_up_unlocks_recovery(app, client, setup_use
     login(client, SETUP_NAME, TEMPORARY)
     save(client, **SETUP)
     later = app.test_client()
-    assert question_in(ask(later, SETUP_NAME)) == recovery.QUESTIONS[1]
+    assert question_in(ask(later, SETUP_NAME)) == secret_question.QUESTIONS[1]
     assert_page(reply(later, "monterrey"), "change-password-step")
 
 
@@ -1222,7 +1222,7 @@ def test_only_questions_of_the_list_can_be_stored(app):
 def test_concurrent_reminders_never_exceed_the_hourly_limit(mailing, smtp, monkeypatch):
     attempts = 6
     all_counted = threading.Barrier(attempts, timeout=1)
-    real = recovery._void_links
+    real = coded_link.void_all
 
     def after_the_count(*args):
         """Every request has counted the recent links before any of them adds its own."""
@@ -1232,7 +1232,7 @@ def test_concurrent_reminders_never_exceed_the_hourly_limit(mailing, smtp, monke
             pass
         return real(*args)
 
-    monkeypatch.setattr(recovery, "_void_links", after_the_count)
+    monkeypatch.setattr(coded_link, "void_all", after_the_count)
     clients = [mailing.test_client() for _ in range(attempts)]
     for client in clients:
         ask(client)
@@ -1288,5 +1288,5 @@ def test_link_for_an_account_without_a_question_asks_for_one(make_app, smtp):
 
 def test_a_question_set_by_support_does_not_reveal_the_account(app, client, user):
     # The `user` account was made as support's CLI makes one, with a question of its own;
-    # unknown names only ever get one of recovery.QUESTIONS.
-    assert question_in(ask(client, NAME)) in recovery.QUESTIONS
+    # unknown names only ever get one of secret_question.QUESTIONS.
+    assert question_in(ask(client, NAME)) in secret_question.QUESTIONS

@@ -1,5 +1,5 @@
-"""The access page and sign-in: the login form, its error box, the lock fragments."""
-from flask import Blueprint, g, redirect, session, url_for
+"""The access page and sign-in: the login form, its error box, the lock and account notices."""
+from flask import Blueprint, g, redirect, request, session, url_for
 
 from .. import accounts, captcha, clock, lockout, sessions
 from ..extensions import client_address, limit, limiter
@@ -18,10 +18,8 @@ def index():
         return redirect(url_for("home.index"))
     until = _current_lock()
     if until:
-        return render("lockout", shared=True, **_lock_context(until))
-    context = _form_context()
-    # Nothing typed yet and no CAPTCHA due: the same page for every first visit.
-    return render("login-form", shared=not (context["username"] or context["captcha_id"]), **context)
+        return render("lockout", **_lock_context(until))
+    return render("login-form", **_form_context())
 
 
 @bp.get("/jsp/acceso.jsp")
@@ -32,9 +30,35 @@ def legacy():
 @bp.post("/entrar")
 @limiter.limit(limit("RATELIMIT_LOGIN"))
 def login():
-    form = LoginForm()
+    form = LoginForm(request.form)
     if not form.validate():
-        return _refused(_form_problem(form), form.username.data or "")
+        return _refused(form.problem(), form.username.data or "")
+    result = _authenticate(form)
+    if result.outcome == accounts.OK:
+        sessions.begin(result)
+        if result.user.secret_question is None:  # first sign-in: set-up comes first
+            return redirect_to("password_change.change_password")
+        return redirect_to("home.index")
+    if result.outcome == accounts.LOCKED:
+        return render("lockout", retarget="#login-form", **_lock_context(result.locked_until))
+    if result.outcome in (accounts.INACTIVE, accounts.DISABLED):
+        return render("account-blocked", page="login-form", oob=("captcha",),
+                      **_form_context(form.username.data, blocked=result.outcome, with_captcha=True))
+    return _refused(result.outcome, form.username.data)
+
+
+@bp.get("/bloqueo")
+@limiter.limit(limit("RATELIMIT_PAGES"))
+def lock_status():
+    """Polled by the lockout fragment: the lock again while it lasts, then the form back."""
+    until = _current_lock()
+    if until:
+        return render("lockout", **_lock_context(until))
+    return render("login-form", **_form_context())
+
+
+def _authenticate(form):
+    """The sign-in rules for the submitted form; the name tried is remembered for the page."""
     # The challenge on the form («No entiendo el texto» changes it there, not in the session),
     # else the one the session was given. Either way it serves one submission only.
     given = session.pop("captcha_id", None)
@@ -46,38 +70,12 @@ def login():
     )
     if session.get("login_name") != result.username:  # unchanged: no new cookie to sign
         session["login_name"] = result.username
-    if result.outcome == accounts.OK:
-        sessions.begin(result)
-        if result.user.secret_question is None:  # first sign-in: set-up comes first
-            return redirect_to("recovery.change_password")
-        return redirect_to("home.index")
-    if result.outcome == accounts.LOCKED:
-        return render("lockout", retarget="#login-form", shared=True, **_lock_context(result.locked_until))
-    if result.outcome in (accounts.INACTIVE, accounts.DISABLED):
-        return render("lockout", page="login-form", oob=("captcha",),
-                      **_form_context(form.username.data, blocked=result.outcome, with_captcha=True))
-    return _refused(result.outcome, form.username.data)
-
-
-@bp.get("/bloqueo")
-@limiter.limit(limit("RATELIMIT_PAGES"))
-def lock_status():
-    """Polled by the lockout fragment: the lock again while it lasts, then the form back."""
-    until = _current_lock()
-    if until:
-        return render("lockout", shared=True, **_lock_context(until))
-    return render("login-form", **_form_context())
+    return result
 
 
 def _refused(error, typed_name):
     return render("login-error", page="login-form", oob=("captcha",),
                   **_form_context(typed_name, error=error, with_captcha=True))
-
-
-def _form_problem(form):
-    if not form.username.data or not form.password.data:
-        return "missing"
-    return "captcha" if form.captcha.errors else "invalid"
 
 
 def _current_lock():
@@ -95,7 +93,6 @@ def _form_context(typed_name=None, error=None, blocked=None, with_captcha=False)
 
 
 def _lock_context(until):
-    """The lock's end and the seconds left: all the lockout fragment shows, the same for every
-    attempt in the same second (so its render is shared)."""
+    """The lock's end and the seconds left: all the lockout fragment shows."""
     seconds = max(int((until - clock.now()).total_seconds()), 0) + 1
     return {"until": clock.local(until), "seconds_left": seconds}

@@ -13,7 +13,7 @@ bp = Blueprint("captcha", __name__, url_prefix="/captcha")
 def refresh():
     """A new challenge, carried by the form (a hidden field): the session is left alone."""
     return render("captcha", page="login-form", username=session.get("login_name", ""),
-                  captcha_id=captcha.new_challenge(), shared=True, slots=("captcha_id",))
+                  captcha_id=captcha.new_challenge())
 
 
 @bp.get("/<challenge_id>.png")

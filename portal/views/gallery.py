@@ -7,13 +7,13 @@ from types import SimpleNamespace
 
 from flask import Blueprint, abort, current_app, render_template
 
-from .. import captcha, clock, content, policy, recovery
+from .. import captcha, clock, coded_link, content, policy, secret_question, usernames
 from ..forms import AnswerForm, ChangePasswordForm, LoginForm, RecoveryForm
 
 bp = Blueprint("gallery", __name__)
 
 SAMPLE_USER = "GOMA800101AB1"
-SAMPLE_QUESTION = recovery.QUESTIONS[0]
+SAMPLE_QUESTION = secret_question.QUESTIONS[0]
 
 
 def enabled(app):
@@ -38,10 +38,10 @@ def _samples():
     """(fragment, [(state, template context)]) for every fragment, in the order of the flows."""
     challenge = captcha.new_challenge()
     until = clock.now() + timedelta(minutes=current_app.config["LOCKOUT_MINUTES"])
-    login = {"form": LoginForm(formdata=None), "username": "", "error": None, "blocked": None, "captcha_id": None}
+    login = {"form": LoginForm(), "username": "", "error": None, "blocked": None, "captcha_id": None}
     user = SimpleNamespace(username=SAMPLE_USER, display_name="María Gómez Alonso",
                            secret_question=SAMPLE_QUESTION, email="maria.gomez@empresa.example")
-    shape = recovery.check_shape("goma-800101-ab1")
+    shape = usernames.check_shape("goma-800101-ab1")
     return [
         ("login-form", [
             ("Sin mensajes", login),
@@ -59,6 +59,8 @@ def _samples():
         ("lockout", [
             ("Bloqueo temporal por intentos fallidos, con cuenta regresiva",
              {"until": clock.local(until), "seconds_left": int((until - clock.now()).total_seconds())}),
+        ]),
+        ("account-blocked", [
             ("Bloqueo por inactividad", {"blocked": "inactive"}),
             ("Cuenta deshabilitada", {"blocked": "disabled"}),
         ]),
@@ -66,8 +68,8 @@ def _samples():
         ("session-expired", [("La página caducó (CSRF)", {})]),
         ("service-unavailable", [("Base de datos no disponible (503)", {})]),
         ("recovery-form", [
-            ("Sin mensajes", {"form": RecoveryForm(formdata=None), "typed": ""}),
-            ("Usuario con forma incorrecta", {"form": RecoveryForm(formdata=None),
+            ("Sin mensajes", {"form": RecoveryForm(), "typed": ""}),
+            ("Usuario con forma incorrecta", {"form": RecoveryForm(),
                                               "typed": shape.suggestion or "", "shape": shape}),
         ]),
         ("forgot-user-notice", [("Aviso abierto", {"support": content.load()["support"]})]),
@@ -83,14 +85,14 @@ def _samples():
             ("Cumple todo", _change_context(user, typed_text="Nueva.Clave7", confirmation="Nueva.Clave7")),
         ]),
         ("link-error", [(label, {"reason": reason}) for reason, label in (
-            (recovery.USED, "Enlace ya usado"), (recovery.EXPIRED, "Enlace vencido"),
-            (recovery.VOID, "Enlace anulado"), (recovery.UNKNOWN, "Enlace desconocido"))]),
+            (coded_link.USED, "Enlace ya usado"), (coded_link.EXPIRED, "Enlace vencido"),
+            (coded_link.VOID, "Enlace anulado"), (coded_link.UNKNOWN, "Enlace desconocido"))]),
         ("side-panel", [("Noticias y enlaces del archivo de contenido", {})]),
     ]
 
 
 def _question_states():
-    base = {"form": AnswerForm(formdata=None), "username": SAMPLE_USER, "question": SAMPLE_QUESTION,
+    base = {"form": AnswerForm(), "username": SAMPLE_USER, "question": SAMPLE_QUESTION,
             "error": None, "sent": False, "limited": False}
     return [
         ("Pregunta", base),
@@ -114,8 +116,8 @@ def _change_states(user):
 
 def _change_context(user, setup=False, change_answer=False, typed_text="", confirmation="", errors=()):
     return {
-        "user": user, "setup": setup, "form": ChangePasswordForm(formdata=None), "errors": errors,
-        "change_answer": change_answer or setup, "questions": recovery.QUESTIONS, "email": user.email,
+        "user": user, "setup": setup, "form": ChangePasswordForm(), "errors": errors,
+        "change_answer": change_answer or setup, "questions": secret_question.QUESTIONS, "email": user.email,
         "rules": policy.checklist(typed_text, user.username, confirmation),
         "typed": bool(typed_text),
     }

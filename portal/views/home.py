@@ -16,7 +16,7 @@ def index():
             flash("Su sesión terminó. Vuelva a escribir su usuario y contraseña.")
         return redirect(url_for("access.index"))
     if g.user.secret_question is None:
-        return redirect(url_for("recovery.change_password"))
+        return redirect(url_for("password_change.change_password"))
     at, ip = session.get("previous_login") or (None, None)
     previous = clock.local(datetime.fromisoformat(at)) if at else None
     return render_template("home.html", user=g.user, previous_at=previous, previous_ip=ip,

@@ -162,7 +162,7 @@ def test_inactive_account_is_blocked_with_support_contacts(portal, live):
     portal.goto("/")
     portal.mark()
     attempt(page, live.inactive.username, live.inactive.password)
-    lock = swapped(page, "#login-status #lockout[data-lock='inactive']")
+    lock = swapped(page, "#login-status #account-blocked[data-lock='inactive']")
     portal.assert_not_reloaded()
     assert lock.get_attribute("role") == "alert"
     text = lock.inner_text()

@@ -114,7 +114,7 @@ def test_inactivity_lock_without_javascript(no_js, live):
     page.fill("#username", live.inactive.username)
     page.fill("#password", live.inactive.password)
     submit(page, "Entrar")
-    assert page.get_attribute("#lockout", "data-lock") == "inactive"
+    assert page.get_attribute("#account-blocked", "data-lock") == "inactive"
     assert page.is_visible("#captcha")
 
 
