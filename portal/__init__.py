@@ -4,7 +4,7 @@ import os
 import time
 
 import jinja2
-from flask import Flask, make_response, render_template, request
+from flask import Flask, render_template, request
 from flask_wtf.csrf import CSRFError
 from sqlalchemy.exc import DBAPIError
 from werkzeug.middleware.proxy_fix import ProxyFix
@@ -64,7 +64,8 @@ def create_app(config_class=Config, instance_path=None, **overrides):
         checks.remove(limiter._check_request_limit)
     mail_extension.init_app(app)
 
-    from . import coded_link, database, support
+    from . import chrome, coded_link, database, support
+    chrome.init_app(app)
     database.init_app(app)
     support.init_app(app)
     mail.init_app(app, producers=(coded_link.process_reminders,))
@@ -119,11 +120,11 @@ def _error_handlers(app):
     @app.errorhandler(429)
     def too_many(error):
         """The fragment for htmx; a plain request gets a small page with nothing to submit
-        (so no CSRF token, no session cookie: a flood costs as little as can be)."""
+        (error.html holds no form: no CSRF token, no session cookie)."""
         if is_htmx():
-            response = render("rate-limited", status=429, shared=True)
+            response = render("rate-limited", status=429)
         else:
-            response = make_response(render_template("error.html", status=429, csrf_token=lambda: ""), 429)
+            response = app.make_response((render_template("error.html", status=429), 429))
             response.vary.add("HX-Request")
         breached = limiter.current_limit
         if breached is not None:
