@@ -11,7 +11,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from config import DEFAULT_SECRET_KEY, Config
 
-from . import audit, content, mail, sessions
+from . import audit, content, mail, rate_limits, sessions
 from .extensions import csrf, db, limiter
 from .extensions import mail as mail_extension
 from .htmx import is_htmx, render
@@ -55,13 +55,7 @@ def create_app(config_class=Config, instance_path=None, **overrides):
 
     db.init_app(app)
     csrf.init_app(app)
-    limiter.init_app(app)
-    # Every limit of the portal is a route's own (no default or application-wide limit), and
-    # the route's decorator checks it: Flask-Limiter's before_request pass would find nothing
-    # to check on any request, at about the cost of a check.
-    checks = app.before_request_funcs.get(None, [])
-    if limiter._check_request_limit in checks:  # not there with RATELIMIT_ENABLED off
-        checks.remove(limiter._check_request_limit)
+    rate_limits.init_app(app)
     mail_extension.init_app(app)
 
     from . import chrome, coded_link, database, support
