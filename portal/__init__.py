@@ -42,6 +42,7 @@ def create_app(config_class=Config, instance_path=None, **overrides):
     # per refusal would double a flood's log. Its warnings (storage unreachable) still show.
     logging.getLogger("flask-limiter").setLevel(logging.WARNING)
     audit.configure_logging()
+    audit.init_app(app)
 
     if app.config["TRUSTED_PROXIES"] > 0:
         n = app.config["TRUSTED_PROXIES"]

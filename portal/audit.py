@@ -1,14 +1,17 @@
-"""Authentication events: stored with time, user name, client address and outcome, and
-written as one JSON line each to the `portal.audit` log for the log pipeline.
+"""Authentication events: stored with time, user name, client address and outcome, written as
+one JSON line each to the `portal.audit` log for the log pipeline, and searched by support
+(`flask --app wsgi audit`).
 
 Callers never pass a password, an answer, a token or a code."""
 import json
 import logging
 import sys
 
-from sqlalchemy import insert
+import click
+from flask.cli import with_appcontext
+from sqlalchemy import insert, select
 
-from . import clock
+from . import clock, usernames
 from .extensions import db
 from .models import AuthEvent
 
@@ -64,3 +67,48 @@ def _log(values):
     log.info("%s %s", values["kind"], values["outcome"], extra={"event": {
         "event": values["kind"], "outcome": values["outcome"], "user": values["username"],
         "ip": values["client_ip"], "at": values["at"].isoformat(), **(values["detail"] or {})}})
+
+
+def search(username=None, kind=None, outcome=None, since=None, until=None, limit=100):
+    """The most recent events that match, oldest first."""
+    query = select(AuthEvent).order_by(AuthEvent.at.desc(), AuthEvent.id.desc()).limit(limit)
+    if username:
+        query = query.where(AuthEvent.username == usernames.canonical(username))
+    if kind:
+        query = query.where(AuthEvent.kind == kind)
+    if outcome:
+        query = query.where(AuthEvent.outcome == outcome)
+    if since:
+        query = query.where(AuthEvent.at >= since)
+    if until:
+        query = query.where(AuthEvent.at <= until)
+    return list(reversed(db.session.scalars(query).all()))
+
+
+def init_app(app):
+    app.cli.add_command(audit_command)
+
+
+@click.command("audit")
+@click.option("--user", "username", default=None, help="Usuario (se normaliza).")
+@click.option("--kind", default=None, help="Tipo de evento: login, lock, reminder, link_opened, password_changed…")
+@click.option("--outcome", default=None, help="Resultado: ok, invalid, locked…")
+@click.option("--since", default=None, callback=clock.option, help="Desde (fecha ISO, UTC).")
+@click.option("--until", default=None, callback=clock.option, help="Hasta (fecha ISO, UTC).")
+@click.option("--limit", default=100, show_default=True, help="Máximo de eventos (los más recientes).")
+@click.option("--json", "as_json", is_flag=True, help="Una línea JSON por evento.")
+@with_appcontext
+def audit_command(username, kind, outcome, since, until, limit, as_json):
+    """Authentication events, filtered by user, kind, outcome and time."""
+    events = search(username, kind, outcome, since, until, limit)
+    for event in events:
+        if as_json:
+            click.echo(json.dumps({"at": event.at.isoformat(), "user": event.username, "kind": event.kind,
+                                   "outcome": event.outcome, "ip": event.client_ip, "detail": event.detail},
+                                  ensure_ascii=False))
+        else:
+            detail = f" {event.detail}" if event.detail else ""
+            click.echo(f"{event.at:%Y-%m-%d %H:%M:%S}  {event.kind:<18} {event.outcome:<12} "
+                       f"{event.username:<22} {event.client_ip}{detail}")
+    if not as_json:
+        click.echo(f"{len(events)} evento(s).")
