@@ -5,11 +5,17 @@ import threading
 from contextlib import contextmanager
 from datetime import datetime, timedelta
 
+from sqlalchemy import func, select
+
 from config import TestConfig
+from portal.extensions import db
 
 CAPTCHA = TestConfig.CAPTCHA_TEST_ANSWER
 PASSWORD = "Factura.2026"
 HTMX = {"HX-Request": "true"}
+
+CSRF = re.compile(r"[\w-]{20,}\.[\w-]{6}\.[\w-]{20,}")  # a CSRF token (a CAPTCHA id has this shape too)
+CAPTCHA_ID = re.compile(r"/captcha/[\w-]+\.")
 
 
 class FakeClock:
@@ -51,6 +57,36 @@ def finished(response):
     response.get_data()
     response.close()
     return response
+
+
+# Reading answers
+
+def text(response):
+    return response.get_data(as_text=True)
+
+
+def masked(body, name=None, question=None):
+    """A page with what differs between two browsers (CSRF tokens, CAPTCHA ids) and between two
+    user names (the name, its question) masked, so that two answers can be compared."""
+    body = CAPTCHA_ID.sub("/captcha/ID.", CSRF.sub("TOKEN", body))
+    if name:
+        body = body.replace(name, "NAME")
+    if question:
+        body = body.replace(question, "QUESTION")
+    return body
+
+
+# The database
+
+def snapshot(app, *models):
+    """The row count of every table, and the rows of `models` as they are: what a refused
+    request must leave as it was."""
+    with app.app_context():
+        counts = {table.name: db.session.scalar(select(func.count()).select_from(table))
+                  for table in db.metadata.sorted_tables}
+        kept = {model.__tablename__: sorted(map(tuple, db.session.execute(select(model.__table__)).all()), key=repr)
+                for model in models}
+    return counts, kept
 
 
 def fail(client, username, times=1, htmx=False):

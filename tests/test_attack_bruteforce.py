@@ -10,7 +10,7 @@ import itertools
 
 import pytest
 
-from helpers import CAPTCHA, HTMX, PASSWORD, csrf_token, finished
+from helpers import CAPTCHA, HTMX, PASSWORD, csrf_token, finished, text
 from portal import accounts, recovery
 from portal.extensions import db
 from portal.models import AuthEvent
@@ -37,10 +37,6 @@ def attempt(client, username, password, captcha=None, headers=None, token=None):
     if captcha is not None:
         data["captcha"] = captcha
     return finished(client.post("/entrar", data=data, headers=headers or {}))
-
-
-def text(response):
-    return response.get_data(as_text=True)
 
 
 def make_user(app, username=NAME):

@@ -12,16 +12,12 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from itsdangerous import base64_decode
 
-from helpers import CAPTCHA, HTMX, PASSWORD, csrf_token, finished
+from helpers import CAPTCHA, HTMX, PASSWORD, csrf_token, finished, text
 from portal import accounts, captcha, recovery
 
 NAME = "GOMA800101AB1"
 OTHER = "LOPJ750315XY2"
 WRONG = "Equivocada.1"
-
-
-def text(response):
-    return response.get_data(as_text=True)
 
 
 @pytest.fixture

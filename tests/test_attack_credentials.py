@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import select
 
 from config import Config
-from helpers import CAPTCHA, PASSWORD, csrf_token, finished, login
+from helpers import CAPTCHA, PASSWORD, csrf_token, finished, login, text
 from portal import accounts, create_app, passwords, recovery
 from portal.extensions import db
 from portal.models import AuthEvent, OutboxMessage, User
@@ -19,10 +19,6 @@ from portal.models import AuthEvent, OutboxMessage, User
 NAME = "GOMA800101AB1"
 EMAIL = "maria@example.com"
 ROOT = Path(__file__).resolve().parent.parent
-
-
-def text(response):
-    return response.get_data(as_text=True)
 
 
 def make_user(app, password=PASSWORD, name=NAME, **extra):

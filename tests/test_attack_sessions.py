@@ -20,10 +20,10 @@ from urllib.parse import urlsplit
 import pytest
 from flask import url_for
 from itsdangerous import URLSafeTimedSerializer
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from config import TestConfig
-from helpers import CAPTCHA, HTMX, PASSWORD, csrf_token, finished, login
+from helpers import CAPTCHA, HTMX, PASSWORD, csrf_token, finished, login, snapshot, text
 from portal import accounts, captcha, recovery
 from portal.extensions import db
 from portal.models import AuthEvent, CodedLink, User
@@ -37,10 +37,6 @@ COOKIE = TestConfig.SESSION_COOKIE_NAME
 LINK = re.compile(r"https?://[^\s\"'<>]+/request/codedAccess\?code=([\w-]+)")
 EVIL = "evil.example"
 _addresses = itertools.count(1)
-
-
-def text(response):
-    return response.get_data(as_text=True)
 
 
 @pytest.fixture
@@ -404,15 +400,6 @@ def post_routes(app):
         return sorted(url_for(rule.endpoint) for rule in app.url_map.iter_rules() if "POST" in rule.methods)
 
 
-def snapshot(app):
-    """Row counts of every table, and the accounts as they are."""
-    with app.app_context():
-        counts = {table.name: db.session.scalar(select(func.count()).select_from(table))
-                  for table in db.metadata.sorted_tables}
-        users = [tuple(row) for row in db.session.execute(select(User.__table__)).all()]
-    return counts, users
-
-
 @pytest.mark.parametrize("htmx", [False, True], ids=["plain", "htmx"])
 def test_every_post_route_refuses_a_missing_or_foreign_csrf_token(app, account, htmx):
     """The victim is signed in and holds a recovery proof, so every route would act; a forged
@@ -429,7 +416,7 @@ def test_every_post_route_refuses_a_missing_or_foreign_csrf_token(app, account, 
             "confirm_password": "Atacante.2027", "email": "attacker@evil.example"}
     forgeries = [({}, {}), ({"csrf_token": foreign}, {}), ({}, {"X-CSRFToken": foreign}),
                  ({"csrf_token": "garbage"}, {}), ({"csrf_token": ""}, {"X-CSRFToken": ""})]
-    before = snapshot(app)
+    before = snapshot(app, User)
     for route in routes:
         for token_field, token_header in forgeries:
             response = finished(victim.post(route, data={**form, **token_field},
@@ -441,7 +428,7 @@ def test_every_post_route_refuses_a_missing_or_foreign_csrf_token(app, account, 
                 assert body.lstrip().startswith('<div id="session-expired"'), route
             else:
                 assert body.lstrip().startswith("<!doctype html>"), route
-    assert snapshot(app) == before
+    assert snapshot(app, User) == before
     assert signed_in(victim) and has_proof(victim)
 
 

@@ -1,20 +1,14 @@
 """The failure lock, the inactivity lock, and the lock notice e-mail."""
-import re
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from email import message_from_bytes, policy
 
-from helpers import CAPTCHA, HTMX, PASSWORD, csrf_token, fail, login, shown_challenge
+from helpers import CAPTCHA, HTMX, PASSWORD, csrf_token, fail, login, masked, shown_challenge
 from portal import accounts, passwords
 from portal.extensions import db
 from portal.models import AuthEvent, LoginThrottle, OutboxMessage, User
 
 LOCK_TEXT = "superó el número máximo de intentos"
-
-
-def masked(body):
-    body = re.sub(r"[\w-]{20,}\.[\w-]{6}\.[\w-]{20,}", "TOKEN", body)
-    return re.sub(r"/captcha/[A-Za-z0-9_-]+\.", "/captcha/ID.", body)
 
 
 def test_lock_at_exactly_the_maximum(client, user):

@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import select
 
 from config import TestConfig
-from helpers import CAPTCHA, HTMX, PASSWORD, fail, finished, login
+from helpers import CAPTCHA, HTMX, PASSWORD, fail, finished, login, masked, text
 from portal import accounts, recovery
 from portal.extensions import db
 from portal.models import AuthEvent, CodedLink, LoginThrottle, OutboxMessage, User
@@ -26,7 +26,6 @@ TEMPORARY = "Temporal.2026"
 BASE_URL = TestConfig.PUBLIC_BASE_URL
 HISTORY = {**HTMX, "HX-History-Restore-Request": "true"}
 
-CSRF = re.compile(r"[\w-]{20,}\.[\w-]{6}\.[\w-]{20,}")
 LINK = re.compile(r"(https?://[^\s\"'<>]+/request/codedAccess\?code=([\w-]+))")
 
 WRONG_ANSWER_TEXT = "La respuesta no es correcta. Revísela o pida un recordatorio por correo."
@@ -37,10 +36,6 @@ LOGIN_ERROR_TEXT = "La combinación de usuario y contraseña no es correcta."
 
 
 # Reading responses
-
-def text(response):
-    return response.get_data(as_text=True)
-
 
 def assert_fragment(response, fragment_id, status=200):
     """An htmx answer: the bare fragment whose root element has the id."""
@@ -64,11 +59,6 @@ def assert_page(response, fragment_id, status=200):
 
 def question_in(response):
     return re.search(r'<p class="question" id="question-text">([^<]*)</p>', text(response)).group(1)
-
-
-def masked(body, name, question):
-    """The page with what may differ between two user names taken out."""
-    return CSRF.sub("TOKEN", body.replace(name, "NAME").replace(question, "QUESTION"))
 
 
 def rules_in(response):
