@@ -87,13 +87,10 @@ def runner(app):
 
 @pytest.fixture
 def user(app):
-    """An active account with a secret question."""
-    from portal import accounts
+    """An active account with a secret question: helpers.NAME, with PASSWORD and QUESTION."""
+    from helpers import QUESTION, make_user
 
-    with app.app_context():
-        created = accounts.create_user("GOMA800101AB1", PASSWORD, "maria@example.com", name="María Gómez",
-                                       question="¿Cuál es su platillo favorito?", answer="Verde")
-        return created.username
+    return make_user(app, password=PASSWORD, question=QUESTION)
 
 
 @pytest.fixture

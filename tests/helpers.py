@@ -8,11 +8,19 @@ from datetime import datetime, timedelta
 from sqlalchemy import func, select
 
 from config import TestConfig
+from portal import accounts
 from portal.extensions import db
+from portal.recovery import QUESTIONS
 
 CAPTCHA = TestConfig.CAPTCHA_TEST_ANSWER
 PASSWORD = "Factura.2026"
 HTMX = {"HX-Request": "true"}
+
+# The account most tests use (make_user), and what its owner types. QUESTIONS: the portal's list.
+NAME = "GOMA800101AB1"
+EMAIL = "maria@example.com"
+QUESTION = "¿Cuál es su platillo favorito?"
+ANSWER = "Verde"
 
 CSRF = re.compile(r"[\w-]{20,}\.[\w-]{6}\.[\w-]{20,}")  # a CSRF token (a CAPTCHA id has this shape too)
 CAPTCHA_ID = re.compile(r"/captcha/[\w-]+\.")
@@ -74,6 +82,18 @@ def masked(body, name=None, question=None):
     if question:
         body = body.replace(question, "QUESTION")
     return body
+
+
+# Accounts
+
+def make_user(app, username=NAME, password=PASSWORD, email=EMAIL, display_name="María Gómez",
+              question=QUESTIONS[0], answer=ANSWER, **extra):
+    """An account as support's CLI makes one; returns its user name. question=None: one that has
+    not chosen a secret question yet (first sign-in pending), so no answer either. extra: the
+    rest of accounts.create_user's settings (last_login, password_hash)."""
+    with app.app_context():
+        return accounts.create_user(username, password, email, name=display_name, question=question,
+                                    answer=None if question is None else answer, **extra).username
 
 
 # The database

@@ -10,12 +10,10 @@ import itertools
 
 import pytest
 
-from helpers import CAPTCHA, HTMX, PASSWORD, csrf_token, finished, text
-from portal import accounts, recovery
+from helpers import CAPTCHA, HTMX, NAME, PASSWORD, csrf_token, finished, make_user, text
 from portal.extensions import db
 from portal.models import AuthEvent
 
-NAME = "GOMA800101AB1"
 WRONG = "Equivocada.1"
 _addresses = itertools.count(1)
 
@@ -37,12 +35,6 @@ def attempt(client, username, password, captcha=None, headers=None, token=None):
     if captcha is not None:
         data["captcha"] = captcha
     return finished(client.post("/entrar", data=data, headers=headers or {}))
-
-
-def make_user(app, username=NAME):
-    with app.app_context():
-        accounts.create_user(username, PASSWORD, "maria@example.com", name="María Gómez",
-                             question=recovery.QUESTIONS[0], answer="Verde")
 
 
 # Many names from one client

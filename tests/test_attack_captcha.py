@@ -12,20 +12,17 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from itsdangerous import base64_decode
 
-from helpers import CAPTCHA, HTMX, PASSWORD, csrf_token, finished, text
-from portal import accounts, captcha, recovery
+from helpers import CAPTCHA, HTMX, NAME, PASSWORD, csrf_token, finished, make_user, text
+from portal import captcha
 
-NAME = "GOMA800101AB1"
 OTHER = "LOPJ750315XY2"
 WRONG = "Equivocada.1"
 
 
 @pytest.fixture
 def users(app):
-    with app.app_context():
-        for name in (NAME, OTHER):
-            accounts.create_user(name, PASSWORD, f"{name.lower()}@example.com", question=recovery.QUESTIONS[0],
-                                 answer="Verde")
+    for username in (NAME, OTHER):
+        make_user(app, username, email=f"{username.lower()}@example.com", display_name="")
 
 
 def browser(app):
@@ -203,9 +200,8 @@ def visit_everything(app, client):
 
 def test_the_solution_is_in_no_response_header_or_cookie(make_app):
     app = make_app(CAPTCHA_TEST_ANSWER=SOLUTION)
-    with app.app_context():
-        for name in (NAME, OTHER):
-            accounts.create_user(name, PASSWORD, "m@example.com", question=recovery.QUESTIONS[0], answer="Verde")
+    for username in (NAME, OTHER):
+        make_user(app, username, email="m@example.com", display_name="")
     client = browser(app)
     responses = visit_everything(app, client)
     assert responses[-1].headers.get("HX-Redirect") == "/inicio"  # the fixed answer does solve it
@@ -217,9 +213,8 @@ def test_the_solution_is_in_no_response_header_or_cookie(make_app):
 
 def test_real_random_solutions_are_in_no_response_header_or_cookie(make_app):
     app = make_app(CAPTCHA_TEST_ANSWER=None)
-    with app.app_context():
-        for name in (NAME, OTHER):
-            accounts.create_user(name, PASSWORD, "m@example.com", question=recovery.QUESTIONS[0], answer="Verde")
+    for username in (NAME, OTHER):
+        make_user(app, username, email="m@example.com", display_name="")
     responses = visit_everything(app, browser(app))
     shown = {found for response in responses
              for found in re.findall(rb"/captcha/([A-Za-z0-9_.-]+)\.png", response.get_data())}

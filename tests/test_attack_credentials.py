@@ -11,20 +11,12 @@ import pytest
 from sqlalchemy import select
 
 from config import Config
-from helpers import CAPTCHA, PASSWORD, csrf_token, finished, login, text
-from portal import accounts, create_app, passwords, recovery
+from helpers import CAPTCHA, EMAIL, NAME, PASSWORD, csrf_token, finished, login, make_user, text
+from portal import create_app, passwords
 from portal.extensions import db
 from portal.models import AuthEvent, OutboxMessage, User
 
-NAME = "GOMA800101AB1"
-EMAIL = "maria@example.com"
 ROOT = Path(__file__).resolve().parent.parent
-
-
-def make_user(app, password=PASSWORD, name=NAME, **extra):
-    with app.app_context():
-        accounts.create_user(name, password, extra.pop("email", EMAIL), name="María Gómez",
-                             question=recovery.QUESTIONS[0], answer="Verde", **extra)
 
 
 def proven(app, client):
@@ -55,7 +47,7 @@ def checklist(app, password):
 def test_a_password_is_never_truncated(app, length):
     """bcrypt alone reads 72 bytes; the portal's HMAC pre-hash makes every byte count."""
     password = ("Frase.Larga.9-" * 40)[:length]
-    make_user(app, password)
+    make_user(app, password=password)
     client = app.test_client()  # one browser, solving the CAPTCHA from the second attempt on
     for variant in (password[:72], password[:72] + "X" * (length - 72), password[:-1], password + " "):
         if variant != password:
@@ -66,7 +58,7 @@ def test_a_password_is_never_truncated(app, length):
 
 def test_multibyte_passwords_past_72_bytes_are_not_truncated(app):
     password = "Contraseña.1 " + "ñ" * 40  # 94 bytes
-    make_user(app, password)
+    make_user(app, password=password)
     other = password[:-1] + "n"
     client = app.test_client()
     assert 'data-error="invalid"' in text(login(client, NAME, other))
@@ -157,7 +149,7 @@ def test_the_password_can_be_shown_while_typing(app):
 
 def test_every_password_hash_has_its_own_salt(app):
     make_user(app)
-    make_user(app, name="LOPJ750315XY2", email="juan@example.com")
+    make_user(app, "LOPJ750315XY2", email="juan@example.com")
     with app.app_context():
         hashes = db.session.scalars(select(User.password_hash)).all()
     assert len(set(hashes)) == 2

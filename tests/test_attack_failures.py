@@ -27,23 +27,27 @@ from flask import Flask
 from flask_limiter import Limiter
 from sqlalchemy import event, select
 
-from helpers import CAPTCHA, HTMX, PASSWORD, csrf_token, finished, free_port, login, masked, snapshot, text
-from portal import accounts, recovery
+from helpers import (
+    CAPTCHA,
+    EMAIL,
+    HTMX,
+    NAME,
+    PASSWORD,
+    csrf_token,
+    finished,
+    free_port,
+    login,
+    make_user,
+    masked,
+    snapshot,
+    text,
+)
 from portal.extensions import db
 from portal.models import AuthEvent, OutboxMessage
 
 ON_POSTGRES = os.environ.get("TEST_DATABASE_URL", "").startswith("postgres")
-NAME = "GOMA800101AB1"
 OTHER = "LOPJ750315XY2"
-EMAIL = "maria@example.com"
 _addresses = itertools.count(1)
-
-
-def make_users(app, *names):
-    with app.app_context():
-        for name in names or (NAME,):
-            accounts.create_user(name, PASSWORD, f"{name.lower()}@example.com" if name != NAME else EMAIL,
-                                 name="María Gómez", question=recovery.QUESTIONS[0], answer="Verde")
 
 
 # Redis unreachable
@@ -64,7 +68,7 @@ def test_flask_limiter_alone_would_answer_500_when_its_storage_is_unreachable():
 def test_the_limits_hold_in_memory_while_redis_is_unreachable(make_app, caplog):
     app = make_app(RATELIMIT_ENABLED=True, RATELIMIT_LOGIN="5/minute",
                    RATELIMIT_STORAGE_URI=f"redis://127.0.0.1:{free_port()}")
-    make_users(app)
+    make_user(app)
     attacker = app.test_client()
     attacker.environ_base["REMOTE_ADDR"] = f"10.97.0.{next(_addresses)}"
     token = csrf_token(attacker)
@@ -127,7 +131,8 @@ def request_reminder(client, username):
 
 def test_a_refusing_smtp_server_changes_nothing_for_the_user_and_loses_no_mail(make_app, refusing_smtp, clock, caplog):
     app = make_app(MAIL_SERVER="127.0.0.1", MAIL_PORT=refusing_smtp.port)
-    make_users(app, NAME, OTHER)
+    make_user(app)
+    make_user(app, OTHER, email=f"{OTHER.lower()}@example.com")
     with caplog.at_level(logging.WARNING, logger="portal.mail"):
         refused = request_reminder(app.test_client(), NAME)
     with app.app_context():
@@ -219,7 +224,7 @@ def after_the_outage(app, signed, browser, token, before, caplog):
 
 
 def prepared(app):
-    make_users(app)
+    make_user(app)
     signed = app.test_client()
     assert login(signed, NAME, PASSWORD).status_code == 303
     browser = app.test_client()

@@ -41,15 +41,12 @@ from hypothesis import strategies as st
 from sqlalchemy import select
 from werkzeug.datastructures import MultiDict
 
-from helpers import CAPTCHA, HTMX, PASSWORD, csrf_token, finished, snapshot, text
-from portal import accounts, recovery
+from helpers import CAPTCHA, EMAIL, HTMX, NAME, PASSWORD, csrf_token, finished, make_user, snapshot, text
+from portal import recovery
 from portal.extensions import db
 from portal.models import CodedLink, OutboxMessage, User
 
 ON_POSTGRES = os.environ.get("TEST_DATABASE_URL", "").startswith("postgres")
-NAME = "GOMA800101AB1"
-ANSWER = "Verde"
-EMAIL = "maria@example.com"
 GOOD_PASSWORD = "Nueva.Clave.2027"
 
 FUZZ = settings(max_examples=60, deadline=None, database=None,
@@ -134,8 +131,7 @@ def fields_strategy(names):
 def fuzz_app(make_app):
     """Exceptions become answers, as in production (the test client would raise them)."""
     app = make_app(PROPAGATE_EXCEPTIONS=False)
-    with app.app_context():
-        accounts.create_user(NAME, PASSWORD, EMAIL, name="María Gómez", question=recovery.QUESTIONS[0], answer=ANSWER)
+    make_user(app)
     return app
 
 

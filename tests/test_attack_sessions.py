@@ -23,14 +23,11 @@ from itsdangerous import URLSafeTimedSerializer
 from sqlalchemy import select
 
 from config import TestConfig
-from helpers import CAPTCHA, HTMX, PASSWORD, csrf_token, finished, login, snapshot, text
-from portal import accounts, captcha, recovery
+from helpers import ANSWER, CAPTCHA, EMAIL, HTMX, NAME, PASSWORD, csrf_token, finished, login, make_user, snapshot, text
+from portal import captcha, recovery
 from portal.extensions import db
 from portal.models import AuthEvent, CodedLink, User
 
-NAME = "GOMA800101AB1"
-EMAIL = "maria@example.com"
-ANSWER = "Verde"
 NEW_PASSWORD = "Nueva.Clave.2027"
 BASE_URL = TestConfig.PUBLIC_BASE_URL
 COOKIE = TestConfig.SESSION_COOKIE_NAME
@@ -41,9 +38,7 @@ _addresses = itertools.count(1)
 
 @pytest.fixture
 def account(app):
-    with app.app_context():
-        accounts.create_user(NAME, PASSWORD, EMAIL, name="María Gómez", question=recovery.QUESTIONS[0], answer=ANSWER)
-    return NAME
+    return make_user(app)
 
 
 def token_for(client, headers=None):
@@ -484,8 +479,7 @@ FORGED = {"Host": EVIL, "X-Forwarded-Host": EVIL, "X-Forwarded-Server": EVIL, "X
 @pytest.mark.parametrize("proxies", [0, 1])
 def test_e_mailed_links_ignore_forged_host_headers(make_app, proxies):
     app = make_app(TRUSTED_PROXIES=proxies)
-    with app.app_context():
-        accounts.create_user(NAME, PASSWORD, EMAIL, name="María Gómez", question=recovery.QUESTIONS[0], answer=ANSWER)
+    make_user(app)
     link = reminder_link(app, headers={**FORGED, "X-Forwarded-For": "203.0.113.7"})
     assert link.startswith(BASE_URL + "/request/codedAccess?code=")
     attacker = app.test_client()

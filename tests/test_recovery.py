@@ -10,16 +10,27 @@ import pytest
 from sqlalchemy import select
 
 from config import TestConfig
-from helpers import CAPTCHA, HTMX, PASSWORD, fail, finished, login, masked, text
-from portal import accounts, recovery
+from helpers import (
+    ANSWER,
+    CAPTCHA,
+    EMAIL,
+    HTMX,
+    NAME,
+    PASSWORD,
+    QUESTION,
+    QUESTIONS,
+    fail,
+    finished,
+    login,
+    make_user,
+    masked,
+    text,
+)
+from portal import recovery
 from portal.extensions import db
 from portal.models import AuthEvent, CodedLink, LoginThrottle, OutboxMessage, User
 
-NAME = "GOMA800101AB1"
 UNKNOWN = "XAXX010101000"
-EMAIL = "maria@example.com"
-QUESTION = "¿Cuál es su platillo favorito?"
-ANSWER = "Verde"
 NEW_PASSWORD = "Nueva.Clave.2027"
 SETUP_NAME = "CT.PEMA900101QR5"
 TEMPORARY = "Temporal.2026"
@@ -168,8 +179,7 @@ def rows(app, model):
 def mailing(make_app, smtp):
     """An app that sends its mail to the real SMTP server of the `smtp` fixture, with the user."""
     app = make_app(MAIL_SERVER="127.0.0.1", MAIL_PORT=smtp.port)
-    with app.app_context():
-        accounts.create_user(NAME, PASSWORD, EMAIL, name="María Gómez", question=QUESTION, answer=ANSWER)
+    make_user(app, question=QUESTION)
     return app
 
 
@@ -184,9 +194,7 @@ def reminder_link(app, smtp, client=None, count=1):
 @pytest.fixture
 def setup_user(app):
     """An account created by support with a temporary password and no secret question."""
-    with app.app_context():
-        accounts.create_user(SETUP_NAME, TEMPORARY, "ana@example.com", name="Ana Pérez", question=None, answer=None)
-    return SETUP_NAME
+    return make_user(app, SETUP_NAME, TEMPORARY, email="ana@example.com", display_name="Ana Pérez", question=None)
 
 
 # 1. The recovery form
@@ -456,7 +464,7 @@ def test_unknown_user_gets_the_same_decoy_question_every_time(app):
     first = question_in(ask(app.test_client(), UNKNOWN))
     second = question_in(ask(app.test_client(), UNKNOWN))
     assert first == second
-    assert first in recovery.QUESTIONS
+    assert first in QUESTIONS
 
 
 def test_decoy_questions_differ_among_user_names(app):
@@ -474,7 +482,7 @@ def test_no_answer_unlocks_a_decoy(client, user, answer):
 
 
 def test_account_without_a_question_gets_a_decoy_that_nothing_unlocks(app, client, setup_user):
-    assert question_in(ask(client, SETUP_NAME)) in recovery.QUESTIONS
+    assert question_in(ask(client, SETUP_NAME)) in QUESTIONS
     assert WRONG_ANSWER_TEXT in text(reply(client, TEMPORARY))
 
 
@@ -735,10 +743,9 @@ def test_the_database_keeps_no_code_in_clear(mailing, smtp):
 
 def test_opening_a_link_signs_out_whoever_was_signed_in_in_that_browser(make_app, smtp):
     app = make_app(MAIL_SERVER="127.0.0.1", MAIL_PORT=smtp.port)
-    with app.app_context():
-        accounts.create_user(NAME, PASSWORD, EMAIL, name="María Gómez", question=QUESTION, answer=ANSWER)
-        accounts.create_user("LOPJ750315XY2", PASSWORD, "juan@example.com", name="Juan López",
-                             question=QUESTION, answer="Azul")
+    make_user(app, question=QUESTION)
+    make_user(app, "LOPJ750315XY2", email="juan@example.com", display_name="Juan López", question=QUESTION,
+              answer="Azul")
     link = reminder_link(app, smtp)
     shared = app.test_client()
     login(shared, "LOPJ750315XY2", PASSWORD)
@@ -782,7 +789,7 @@ def test_cambiar_respuesta_swaps_in_question_and_answer_fields(client, user):
     body = assert_fragment(client.get("/cambiar-contrasena/respuesta", headers=HTMX), "secret-answer")
     assert '<select id="question" name="question" required>' in body
     assert f"<option selected>{QUESTION}</option>" in body
-    for question in recovery.QUESTIONS:
+    for question in QUESTIONS:
         assert f"<option>{question}</option>" in body or f"<option selected>{question}</option>" in body
     assert '<input id="answer" name="answer" type="text" required' in body
     assert '<input type="hidden" name="change_answer" value="1">' in body
@@ -906,7 +913,7 @@ def test_password_over_512_characters_gets_a_clear_message(client, user):
     ({"email": "no-es-correo"}, "Escriba un correo electrónico válido, por ejemplo nombre@empresa.com.mx."),
     ({"email": ""}, "Escriba un correo electrónico válido"),
     ({"change_answer": "1", "question": "", "answer": "Firulais"}, "Elija una pregunta secreta."),
-    ({"change_answer": "1", "question": recovery.QUESTIONS[0], "answer": " a "},
+    ({"change_answer": "1", "question": QUESTIONS[0], "answer": " a "},
      "La respuesta secreta debe tener al menos 3 letras o números."),
 ])
 def test_save_refuses_a_bad_change_with_a_message(client, user, changes, message):
@@ -1022,7 +1029,7 @@ def test_a_proof_from_before_the_change_is_void(app, user):
 
 def test_changing_the_answer_replaces_the_old_one(app, client, user):
     prove_by_answer(client)
-    new_question = recovery.QUESTIONS[0]
+    new_question = QUESTIONS[0]
     save(client, change_answer="1", question=new_question, answer="Firulais")
     later = app.test_client()
     assert question_in(ask(later)) == new_question
@@ -1106,7 +1113,7 @@ def test_home_sends_back_to_the_set_up_until_it_is_done(client, setup_user):
 
 
 SETUP = {"new": NEW_PASSWORD, "email": "ana@example.com", "change_answer": "1",
-         "question": recovery.QUESTIONS[1], "answer": "Monterrey"}
+         "question": QUESTIONS[1], "answer": "Monterrey"}
 
 
 @pytest.mark.parametrize("missing, message", [
@@ -1131,7 +1138,7 @@ def test_completed_set_up_shows_the_home_page(app, client, setup_user):
     home = client.get("/inicio")
     assert home.status_code == 200 and "Hola, Ana Pérez" in text(home)
     stored = stored_user(app, SETUP_NAME)
-    assert stored.secret_question == recovery.QUESTIONS[1]
+    assert stored.secret_question == QUESTIONS[1]
     assert signs_in(app, SETUP_NAME, NEW_PASSWORD) and not signs_in(app, SETUP_NAME, TEMPORARY)
 
 
@@ -1139,7 +1146,7 @@ def test_the_answer_chosen_in_the_set_up_unlocks_recovery(app, client, setup_use
     login(client, SETUP_NAME, TEMPORARY)
     save(client, **SETUP)
     later = app.test_client()
-    assert question_in(ask(later, SETUP_NAME)) == recovery.QUESTIONS[1]
+    assert question_in(ask(later, SETUP_NAME)) == QUESTIONS[1]
     assert_page(reply(later, "monterrey"), "change-password-step")
 
 
@@ -1203,8 +1210,8 @@ def test_recovery_routes_are_rate_limited_with_a_friendly_fragment(make_app):
 
 
 def test_only_questions_of_the_list_can_be_stored(app):
-    with app.app_context(), pytest.raises(ValueError, match="debe ser una de estas"):
-        accounts.create_user(NAME, PASSWORD, EMAIL, question="<script>alert(1)</script>", answer=ANSWER)
+    with pytest.raises(ValueError, match="debe ser una de estas"):
+        make_user(app, question="<script>alert(1)</script>")
 
 
 # Found while writing these tests, fixed since
@@ -1264,8 +1271,7 @@ def test_home_after_the_set_up_says_it_is_the_first_sign_in(client, setup_user):
 
 def test_link_for_an_account_without_a_question_asks_for_one(make_app, smtp):
     app = make_app(MAIL_SERVER="127.0.0.1", MAIL_PORT=smtp.port)
-    with app.app_context():
-        accounts.create_user(SETUP_NAME, TEMPORARY, "ana@example.com", name="Ana Pérez", question=None, answer=None)
+    make_user(app, SETUP_NAME, TEMPORARY, email="ana@example.com", display_name="Ana Pérez", question=None)
     browser = app.test_client()
     ask(browser, SETUP_NAME)
     remind(browser)
@@ -1278,5 +1284,5 @@ def test_link_for_an_account_without_a_question_asks_for_one(make_app, smtp):
 
 def test_a_question_set_by_support_does_not_reveal_the_account(app, client, user):
     # The `user` account was made as support's CLI makes one, with a question of its own;
-    # unknown names only ever get one of recovery.QUESTIONS.
-    assert question_in(ask(client, NAME)) in recovery.QUESTIONS
+    # unknown names only ever get one of QUESTIONS.
+    assert question_in(ask(client, NAME)) in QUESTIONS
