@@ -12,11 +12,10 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from itsdangerous import base64_decode
 
-from helpers import CAPTCHA, HTMX, NAME, PASSWORD, csrf_token, finished, make_user, text
+from helpers import CAPTCHA, HTMX, NAME, PASSWORD, WRONG, csrf_token, login, make_user, text
 from portal import captcha
 
 OTHER = "LOPJ750315XY2"
-WRONG = "Equivocada.1"
 
 
 @pytest.fixture
@@ -33,11 +32,9 @@ def browser(app):
     return client
 
 
-def attempt(client, username, password, captcha=None, token=None, htmx=False):
-    data = {"csrf_token": token or client.token, "username": username, "password": password}
-    if captcha is not None:
-        data["captcha"] = captcha
-    return finished(client.post("/entrar", data=data, headers=HTMX if htmx else {}))
+def attempt(client, username, password, captcha=None, htmx=False):
+    """A sign-in with the token the browser holds."""
+    return login(client, username, password, captcha, htmx, token=client.token)
 
 
 def challenge_of(client):
@@ -181,10 +178,9 @@ def everything_a_client_sees(response):
 
 
 def visit_everything(app, client):
-    token = client.token
     responses = [client.get("/")]
     for i in range(7):  # failures, the CAPTCHA, the lock and its poll
-        responses.append(attempt(client, NAME, WRONG, SOLUTION if i else None, token=token, htmx=i % 2 == 1))
+        responses.append(attempt(client, NAME, WRONG, SOLUTION if i else None, htmx=i % 2 == 1))
     responses.append(client.get("/bloqueo", headers=HTMX))
     responses.append(client.get("/captcha/nuevo", headers=HTMX))
     responses.append(client.get("/captcha/nuevo"))

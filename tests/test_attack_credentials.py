@@ -11,7 +11,20 @@ import pytest
 from sqlalchemy import select
 
 from config import Config
-from helpers import CAPTCHA, EMAIL, NAME, PASSWORD, csrf_token, finished, login, make_user, text
+from helpers import (
+    CAPTCHA,
+    NAME,
+    NEW_PASSWORD,
+    PASSWORD,
+    check,
+    login,
+    make_user,
+    prove_by_answer,
+    request_reminder,
+    rules_in,
+    save,
+    text,
+)
 from portal import create_app, passwords
 from portal.extensions import db
 from portal.models import AuthEvent, OutboxMessage, User
@@ -19,26 +32,18 @@ from portal.models import AuthEvent, OutboxMessage, User
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def proven(app, client):
-    token = csrf_token(client, "/recuperar")
-    finished(client.post("/recuperar", data={"csrf_token": token, "username": NAME}))
-    finished(client.post("/recuperar/respuesta", data={"csrf_token": token, "answer": "Verde"}))
-    return token
-
-
 def change(app, password):
+    """A fresh browser proves the secret answer and saves `password`."""
     client = app.test_client()
-    token = proven(app, client)
-    return finished(client.post("/cambiar-contrasena", data={
-        "csrf_token": token, "new_password": password, "confirm_password": password, "email": EMAIL}))
+    prove_by_answer(client)
+    return save(client, new=password)
 
 
 def checklist(app, password):
+    """The policy checklist's rules for `password` (typed twice), in a plain request."""
     client = app.test_client()
-    token = proven(app, client)
-    response = finished(client.post("/cambiar-contrasena/requisitos", data={
-        "csrf_token": token, "new_password": password, "confirm_password": password}))
-    return {rule: state for state, rule in re.findall(r'<li class="(\w+)" data-rule="(\w+)"', text(response))}
+    prove_by_answer(client)
+    return rules_in(check(client, password, password, htmx=False))
 
 
 # V2.1 Password security
@@ -129,7 +134,7 @@ def test_password_fields_allow_paste_and_password_managers(app):
     assert 'autocomplete="current-password"' in field and 'type="password"' in field
     assert 'autocomplete="username"' in page
     client = app.test_client()
-    proven(app, client)
+    prove_by_answer(client)
     step = text(client.get("/cambiar-contrasena"))
     assert step.count('autocomplete="new-password"') == 2
     script = (ROOT / "portal/static/portal.js").read_text()
@@ -188,14 +193,10 @@ def test_the_bcrypt_cost_is_at_least_ten_in_production(tmp_path):
 def test_recovery_never_reveals_a_password_or_its_hash(app):
     make_user(app)
     client = app.test_client()
-    token = proven(app, client)
-    new = "Nueva.Clave.2027"
-    finished(client.post("/cambiar-contrasena", data={"csrf_token": token, "new_password": new,
-                                                       "confirm_password": new, "email": EMAIL}))
-    reminder = app.test_client()
-    token = csrf_token(reminder, "/recuperar")
-    finished(reminder.post("/recuperar", data={"csrf_token": token, "username": NAME}))
-    finished(reminder.post("/recuperar/recordatorio", data={"csrf_token": token}))
+    prove_by_answer(client)
+    new = NEW_PASSWORD
+    save(client, new=new)
+    request_reminder(app.test_client(), page="/recuperar")
     with app.app_context():
         stored_hash = db.session.scalar(select(User.password_hash))
         details = [repr(event.detail) for event in db.session.scalars(select(AuthEvent))]

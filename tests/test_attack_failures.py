@@ -9,7 +9,6 @@
   fragment (htmx swaps it) or page, no password checked, nothing half-written, sessions kept,
   and what was waiting (an e-mail) is sent once the database is back.
 """
-import itertools
 import logging
 import os
 import re
@@ -33,12 +32,14 @@ from helpers import (
     HTMX,
     NAME,
     PASSWORD,
+    ask,
+    client_from,
     csrf_token,
-    finished,
     free_port,
     login,
     make_user,
     masked,
+    request_reminder,
     snapshot,
     text,
 )
@@ -47,7 +48,6 @@ from portal.models import AuthEvent, OutboxMessage
 
 ON_POSTGRES = os.environ.get("TEST_DATABASE_URL", "").startswith("postgres")
 OTHER = "LOPJ750315XY2"
-_addresses = itertools.count(1)
 
 
 # Redis unreachable
@@ -69,13 +69,11 @@ def test_the_limits_hold_in_memory_while_redis_is_unreachable(make_app, caplog):
     app = make_app(RATELIMIT_ENABLED=True, RATELIMIT_LOGIN="5/minute",
                    RATELIMIT_STORAGE_URI=f"redis://127.0.0.1:{free_port()}")
     make_user(app)
-    attacker = app.test_client()
-    attacker.environ_base["REMOTE_ADDR"] = f"10.97.0.{next(_addresses)}"
+    attacker = client_from(app)
     token = csrf_token(attacker)
     statuses = []
     for i in range(8):
-        response = finished(attacker.post("/entrar", headers=HTMX if i % 2 else {}, data={
-            "csrf_token": token, "username": f"XAXX0101010{i:02d}", "password": "x", "captcha": CAPTCHA}))
+        response = login(attacker, f"XAXX0101010{i:02d}", "x", CAPTCHA, htmx=i % 2 == 1, token=token)
         statuses.append(response.status_code)
         assert "Traceback" not in text(response)
     assert statuses == [200] * 5 + [429] * 3
@@ -121,12 +119,6 @@ def refusing_smtp(request):
     inbox.port = controller.port
     yield inbox
     controller.stop()
-
-
-def request_reminder(client, username):
-    token = csrf_token(client)
-    finished(client.post("/recuperar", data={"csrf_token": token, "username": username}))
-    return finished(client.post("/recuperar/recordatorio", data={"csrf_token": token}))
 
 
 def test_a_refusing_smtp_server_changes_nothing_for_the_user_and_loses_no_mail(make_app, refusing_smtp, clock, caplog):
@@ -191,16 +183,14 @@ def outage_requests(app, signed, browser, token, checks, unreachable=True):
     for htmx in (False, True):
         headers = HTMX if htmx else {}
         start = time.perf_counter()
-        response = finished(browser.post("/entrar", headers=headers, data={
-            "csrf_token": token, "username": NAME, "password": PASSWORD}))
+        response = login(browser, NAME, PASSWORD, htmx=htmx, token=token)
         assert time.perf_counter() - start < 5
         assert_unavailable(response, htmx)
         if unreachable:
             assert_unavailable(signed.get("/inicio", headers=headers), htmx)
         else:  # SQLite's write-ahead log: pages that only read go on while a writer holds the lock
             assert signed.get("/inicio", headers=headers).status_code == 200
-        assert_unavailable(finished(browser.post("/recuperar", headers=headers,
-                                                 data={"csrf_token": token, "username": NAME})), htmx)
+        assert_unavailable(ask(browser, htmx=htmx, token=token), htmx)
     assert checks == []
     if unreachable:  # (a lock is not an outage: /healthz's SELECT 1 reads no table, and passes)
         health = app.test_client().get("/healthz")
@@ -210,7 +200,7 @@ def outage_requests(app, signed, browser, token, checks, unreachable=True):
 def after_the_outage(app, signed, browser, token, before, caplog):
     assert snapshot(app) == before  # nothing half-written
     assert signed.get("/inicio").status_code == 200  # the signed-in session survived
-    response = finished(browser.post("/entrar", data={"csrf_token": token, "username": NAME, "password": PASSWORD}))
+    response = login(browser, NAME, PASSWORD, token=token)
     assert response.status_code == 303
     with app.app_context():
         logins = db.session.scalars(select(AuthEvent.outcome).where(AuthEvent.kind == "login")).all()
@@ -231,7 +221,7 @@ def prepared(app):
     token = csrf_token(browser)
     asking = app.test_client()
     ask_token = csrf_token(asking)
-    finished(asking.post("/recuperar", data={"csrf_token": ask_token, "username": NAME}))
+    ask(asking, token=ask_token)
     # a reminder whose e-mail is still waiting when the database goes away (not flushed yet)
     pending = asking.post("/recuperar/recordatorio", data={"csrf_token": ask_token})
     assert pending.status_code == 200

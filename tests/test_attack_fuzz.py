@@ -41,7 +41,21 @@ from hypothesis import strategies as st
 from sqlalchemy import select
 from werkzeug.datastructures import MultiDict
 
-from helpers import CAPTCHA, EMAIL, HTMX, NAME, PASSWORD, csrf_token, finished, make_user, snapshot, text
+from helpers import (
+    CAPTCHA,
+    EMAIL,
+    HTMX,
+    NAME,
+    PASSWORD,
+    UNKNOWN,
+    ask,
+    csrf_token,
+    finished,
+    login,
+    make_user,
+    snapshot,
+    text,
+)
 from portal import recovery
 from portal.extensions import db
 from portal.models import CodedLink, OutboxMessage, User
@@ -196,7 +210,7 @@ def test_secret_answer_survives_any_input(fuzz_app, drawn):
     fields, raw, encoding, htmx = drawn
     client = fuzz_app.test_client()
     token = csrf_token(client)
-    finished(client.post("/recuperar", data={"csrf_token": token, "username": NAME}))
+    ask(client, token=token)
     before = snapshot(fuzz_app, *WATCHED)
     response = send(client, "/recuperar/respuesta", token, fields, encoding, raw, htmx)
     assert_sound(response)
@@ -269,7 +283,7 @@ def test_routes_without_fields_ignore_garbage(fuzz_app, drawn, path):
     fields, raw, encoding, htmx = drawn
     client = fuzz_app.test_client()
     token = csrf_token(client)
-    finished(client.post("/recuperar", data={"csrf_token": token, "username": "XAXX010101000"}))
+    ask(client, UNKNOWN, token=token)
     before = snapshot(fuzz_app, *WATCHED)
     response = send(client, path, token, fields, encoding, raw, htmx)
     assert_sound(response)
@@ -324,7 +338,7 @@ FORM_ROUTES = [("/entrar", "username"), ("/recuperar", "username"), ("/recuperar
 def wrong_type_request(fuzz_app, path, field, kind):
     client = fuzz_app.test_client()
     token = csrf_token(client)
-    finished(client.post("/recuperar", data={"csrf_token": token, "username": NAME}))
+    ask(client, token=token)
     with_proof(fuzz_app, client)
     form = {"username": NAME, "password": "x", "answer": "Rojo", "new_password": GOOD_PASSWORD,
             "confirm_password": GOOD_PASSWORD, "email": EMAIL}
@@ -365,8 +379,7 @@ def test_json_bodies_of_any_shape_are_refused_not_a_500(fuzz_app, value, route):
 def test_nul_in_the_user_name_gets_the_login_error_not_a_5xx(fuzz_app):
     client = fuzz_app.test_client()
     token = csrf_token(client)
-    response = finished(client.post("/entrar", data={"csrf_token": token, "username": "GOMA\x00800101AB1",
-                                                     "password": PASSWORD}))
+    response = login(client, "GOMA\x00800101AB1", PASSWORD, token=token)
     assert response.status_code == 200 and 'data-error="invalid"' in text(response)
 
 
@@ -392,7 +405,7 @@ def test_a_body_past_the_limit_is_refused_with_a_page_and_nothing_changes(fuzz_a
     client = fuzz_app.test_client()
     token = csrf_token(client)
     before = snapshot(fuzz_app, *WATCHED)
-    response = finished(client.post("/entrar", data={"csrf_token": token, "username": NAME, "password": "x" * 70_000}))
+    response = login(client, NAME, "x" * 70_000, token=token)
     assert response.status_code == 413 and "Datos demasiado grandes" in text(response)
     assert snapshot(fuzz_app, *WATCHED) == before
 
@@ -416,8 +429,7 @@ def test_tracebacks_never_reach_the_client(fuzz_app, monkeypatch):
     monkeypatch.setattr(module, "authenticate", lambda *a, **k: 1 / 0)
     client = fuzz_app.test_client()
     token = csrf_token(client)
-    response = finished(client.post("/entrar", data={"csrf_token": token, "username": NAME, "password": "x",
-                                                     "captcha": CAPTCHA}))
+    response = login(client, NAME, "x", CAPTCHA, token=token)
     assert response.status_code == 500 and "Algo salió mal" in text(response)
     assert "ZeroDivisionError" not in text(response) and "Traceback" not in text(response)
     assert re.search(r"portal/|\.py", text(response)) is None

@@ -6,15 +6,9 @@ from email import message_from_bytes, policy
 
 from aiosmtpd.controller import Controller
 
-from helpers import CAPTCHA, PASSWORD, QUESTION, Inbox, csrf_token, fail, finished, free_port, login, make_user
+from helpers import CAPTCHA, PASSWORD, QUESTION, Inbox, fail, finished, free_port, login, make_user, request_reminder
 from portal.extensions import db
 from portal.models import AuthEvent, OutboxMessage, User
-
-
-def request_reminder(client, username):
-    token = csrf_token(client)
-    finished(client.post("/recuperar", data={"csrf_token": token, "username": username}))
-    return finished(client.post("/recuperar/recordatorio", data={"csrf_token": token}))
 
 
 def test_mail_is_kept_while_smtp_is_down_and_leaves_with_outbox_send(make_app, clock):

@@ -4,40 +4,59 @@ password, the first sign-in set-up, and cancelling."""
 import re
 import threading
 from concurrent.futures import ThreadPoolExecutor
-from email import message_from_bytes, policy
 
 import pytest
 from sqlalchemy import select
 
-from config import TestConfig
 from helpers import (
     ANSWER,
+    BASE_URL,
     CAPTCHA,
     EMAIL,
+    HISTORY,
     HTMX,
     NAME,
+    NEW_PASSWORD,
     PASSWORD,
     QUESTION,
     QUESTIONS,
+    UNKNOWN,
+    ask,
+    assert_fragment,
+    assert_page,
+    assert_text_and_html,
+    check,
+    code_of,
+    csrf_token,
     fail,
     finished,
+    follow,
+    html,
+    link_in,
     login,
     make_user,
     masked,
+    open_link,
+    plain,
+    prove_by_answer,
+    question_in,
+    received,
+    remind,
+    reminder_link,
+    reply,
+    rows,
+    rules_in,
+    save,
+    signs_in,
+    stored_user,
     text,
 )
 from portal import recovery
 from portal.extensions import db
-from portal.models import AuthEvent, CodedLink, LoginThrottle, OutboxMessage, User
+from portal.models import AuthEvent, CodedLink, LoginThrottle, OutboxMessage
 
-UNKNOWN = "XAXX010101000"
-NEW_PASSWORD = "Nueva.Clave.2027"
 SETUP_NAME = "CT.PEMA900101QR5"
 TEMPORARY = "Temporal.2026"
-BASE_URL = TestConfig.PUBLIC_BASE_URL
-HISTORY = {**HTMX, "HX-History-Restore-Request": "true"}
-
-LINK = re.compile(r"(https?://[^\s\"'<>]+/request/codedAccess\?code=([\w-]+))")
 
 WRONG_ANSWER_TEXT = "La respuesta no es correcta. Revísela o pida un recordatorio por correo."
 LIMITED_TEXT = "Se alcanzó el número máximo de respuestas incorrectas."
@@ -46,133 +65,8 @@ POLICY_TEXT = "La nueva contraseña no cumple todos los requisitos de la lista."
 LOGIN_ERROR_TEXT = "La combinación de usuario y contraseña no es correcta."
 
 
-# Reading responses
-
-def assert_fragment(response, fragment_id, status=200):
-    """An htmx answer: the bare fragment whose root element has the id."""
-    body = text(response)
-    assert response.status_code == status
-    assert re.match(rf'\s*<[a-z]+ id="{fragment_id}"', body), body[:300]
-    assert "<html" not in body
-    assert "HX-Request" in response.headers.get("Vary", "")
-    return body
-
-
-def assert_page(response, fragment_id, status=200):
-    """A plain (or history-restore) answer: the whole page with the fragment inside."""
-    body = text(response)
-    assert response.status_code == status
-    assert body.lstrip().startswith("<!doctype html>")
-    assert f'id="{fragment_id}"' in body
-    assert "HX-Request" in response.headers.get("Vary", "")
-    return body
-
-
-def question_in(response):
-    return re.search(r'<p class="question" id="question-text">([^<]*)</p>', text(response)).group(1)
-
-
-def rules_in(response):
-    """{rule: "met" | "unmet" | "pending"} from the password-checklist fragment."""
-    return {rule: state for state, rule in re.findall(r'<li class="(\w+)" data-rule="(\w+)"', text(response))}
-
-
 def answer_input(response):
     return re.search(r'<input id="answer" name="answer"[^>]*>', text(response)).group(0)
-
-
-# Talking to the portal
-
-def token(client, headers=None):
-    page = text(client.get("/recuperar", headers=headers or {}))
-    return re.search(r'"X-CSRFToken": "([^"]+)"', page).group(1)
-
-
-def post(client, path, data=None, htmx=False, headers=None):
-    form = {"csrf_token": token(client, headers), **(data or {})}
-    return finished(client.post(path, data=form, headers={**(HTMX if htmx else {}), **(headers or {})}))
-
-
-def ask(client, username=NAME, htmx=False, headers=None):
-    return post(client, "/recuperar", {"username": username}, htmx, headers)
-
-
-def reply(client, answer, htmx=False):
-    return post(client, "/recuperar/respuesta", {"answer": answer}, htmx)
-
-
-def remind(client, htmx=False, headers=None):
-    return post(client, "/recuperar/recordatorio", {"answer": ""}, htmx, headers)
-
-
-def prove_by_answer(client, username=NAME):
-    ask(client, username)
-    return reply(client, ANSWER)
-
-
-def save(client, new=NEW_PASSWORD, confirm=None, email=EMAIL, htmx=False, **extra):
-    data = {"new_password": new, "confirm_password": new if confirm is None else confirm, "email": email, **extra}
-    return post(client, "/cambiar-contrasena", data, htmx)
-
-
-def check(client, new, confirm=""):
-    return post(client, "/cambiar-contrasena/requisitos", {"new_password": new, "confirm_password": confirm}, htmx=True)
-
-
-def signs_in(app, username, password):
-    """Whether a fresh browser gets in with this password."""
-    return login(app.test_client(), username, password).status_code == 303
-
-
-def open_link(client, link):
-    return client.get(link.removeprefix(BASE_URL))
-
-
-def follow(client, response, headers=None):
-    return client.get(response.headers["Location"], headers=headers or {})
-
-
-# E-mail received by the SMTP server
-
-def received(smtp, count):
-    envelopes = smtp.wait_for(count)
-    assert len(envelopes) == count
-    return [message_from_bytes(envelope.content, policy=policy.default) for envelope in envelopes]
-
-
-def plain(message):
-    return message.get_body(("plain",)).get_content()
-
-
-def html(message):
-    return message.get_body(("html",)).get_content()
-
-
-def assert_text_and_html(message):
-    """Multipart with a text and an HTML alternative of the same message."""
-    assert message.is_multipart()
-    assert "multipart/alternative" in {part.get_content_type() for part in message.walk()}
-    assert plain(message).strip() and "<html" in html(message)
-
-
-def link_in(message):
-    return LINK.search(plain(message)).group(1)
-
-
-def code_of(link):
-    return LINK.search(link).group(2)
-
-
-# The database
-
-def stored_user(app, username=NAME):
-    with app.app_context():
-        return db.session.scalar(select(User).where(User.username == username))
-
-
-def rows(app, model):
-    with app.app_context():
-        return db.session.scalars(select(model)).all()
 
 
 @pytest.fixture
@@ -181,14 +75,6 @@ def mailing(make_app, smtp):
     app = make_app(MAIL_SERVER="127.0.0.1", MAIL_PORT=smtp.port)
     make_user(app, question=QUESTION)
     return app
-
-
-def reminder_link(app, smtp, client=None, count=1):
-    """Ask for a reminder for NAME and return the link of the message that arrives."""
-    client = client or app.test_client()
-    ask(client)
-    remind(client)
-    return link_in(received(smtp, count)[-1])
 
 
 @pytest.fixture
@@ -562,7 +448,7 @@ def test_reminder_link_ignores_the_host_header(mailing, smtp):
 def test_reminder_leaves_after_the_response(mailing, smtp):
     client = mailing.test_client()
     ask(client)
-    response = client.post("/recuperar/recordatorio", data={"csrf_token": token(client)})
+    response = client.post("/recuperar/recordatorio", data={"csrf_token": csrf_token(client, "/recuperar")})
     assert response.status_code == 200
     assert smtp.messages == []  # nothing was sent while the answer was being made
     with mailing.app_context():  # nor even prepared: known and unknown names cost the same
@@ -1233,7 +1119,7 @@ def test_concurrent_reminders_never_exceed_the_hourly_limit(mailing, smtp, monke
     clients = [mailing.test_client() for _ in range(attempts)]
     for client in clients:
         ask(client)
-    tokens = [token(client) for client in clients]
+    tokens = [csrf_token(client, "/recuperar") for client in clients]
 
     def send(i):
         return finished(clients[i].post("/recuperar/recordatorio", data={"csrf_token": tokens[i]})).status_code
