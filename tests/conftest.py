@@ -86,6 +86,24 @@ def runner(app):
 
 
 @pytest.fixture
+def mailing(make_app, smtp):
+    """An app that sends its mail to the real SMTP server of the `smtp` fixture, with the user."""
+    from helpers import QUESTION, make_user
+
+    app = make_app(MAIL_SERVER="127.0.0.1", MAIL_PORT=smtp.port)
+    make_user(app, password=PASSWORD, question=QUESTION)
+    return app
+
+
+@pytest.fixture
+def setup_user(app):
+    """An account created by support with a temporary password and no secret question."""
+    from helpers import SETUP_NAME, TEMPORARY, make_user
+
+    return make_user(app, SETUP_NAME, TEMPORARY, email="ana@example.com", display_name="Ana Pérez", question=None)
+
+
+@pytest.fixture
 def user(app):
     """An active account with a secret question: helpers.NAME, with PASSWORD and QUESTION."""
     from helpers import QUESTION, make_user

@@ -30,6 +30,12 @@ ANSWER = "Verde"
 NEW_PASSWORD = "Nueva.Clave.2027"
 WRONG = "Equivocada.1"
 UNKNOWN = "XAXX010101000"  # no account has it; as long as NAME, so pages of the two have one length
+SETUP_NAME = "CT.PEMA900101QR5"  # made by support: a temporary password, no secret question yet
+TEMPORARY = "Temporal.2026"
+
+# What the secret-question step says after a wrong answer, and once wrong answers are limited
+WRONG_ANSWER_TEXT = "La respuesta no es correcta. Revísela o pida un recordatorio por correo."
+LIMITED_TEXT = "Se alcanzó el número máximo de respuestas incorrectas."
 
 CSRF = re.compile(r"[\w-]{20,}\.[\w-]{6}\.[\w-]{20,}")  # a CSRF token (a CAPTCHA id has this shape too)
 CAPTCHA_ID = re.compile(r"/captcha/[\w-]+\.")
