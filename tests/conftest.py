@@ -85,6 +85,14 @@ def runner(app):
     return app.test_cli_runner()
 
 
+@pytest.fixture(params=["plain", "htmx", "history"])
+def way(request):
+    """Each way a branching view is asked for, in turn: plain, htmx, htmx's history restore."""
+    from helpers import Way
+
+    return Way(request.param)
+
+
 @pytest.fixture
 def mailing(make_app, smtp):
     """An app that sends its mail to the real SMTP server of the `smtp` fixture, with the user."""

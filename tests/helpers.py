@@ -112,26 +112,48 @@ def rules_in(response):
     return {rule: state for state, rule in re.findall(r'<li class="(\w+)" data-rule="(\w+)"', text(response))}
 
 
-# Views: htmx gets the bare fragment, a plain request (or a history restore) the whole page
+# The three ways a branching view is asked for (STYLE 13); the `way` fixture gives each in turn.
 
-def assert_fragment(response, fragment_id, status=200):
-    """An htmx answer: the bare fragment whose root element has the id."""
+WAYS = {"plain": {}, "htmx": HTMX, "history": HISTORY}
+
+
+def assert_fragment(response, fragment_id, status=200, tag=None):
+    """An htmx answer: the bare fragment whose root element (a `tag`, when given) has the id."""
     body = text(response)
     assert response.status_code == status
-    assert re.match(rf'\s*<[a-z]+ id="{fragment_id}"', body), body[:300]
+    assert re.match(rf'\s*<{tag or "[a-z]+"} id="{fragment_id}"', body), body[:300]
     assert "<html" not in body
     assert "HX-Request" in response.headers.get("Vary", "")
     return body
 
 
-def assert_page(response, fragment_id, status=200):
-    """A plain (or history-restore) answer: the whole page with the fragment inside."""
+def assert_page(response, fragment_id, status=200, tag=None):
+    """A plain (or history-restore) answer: the whole page with the fragment (a `tag`) inside."""
     body = text(response)
     assert response.status_code == status
     assert body.lstrip().startswith("<!doctype html>")
-    assert f'id="{fragment_id}"' in body
+    assert f'{"<" + tag + " " if tag else ""}id="{fragment_id}"' in body
     assert "HX-Request" in response.headers.get("Vary", "")
     return body
+
+
+class Way:
+    """A plain request, an htmx request, or htmx's history restore (which wants the whole page)."""
+
+    def __init__(self, name):
+        self.name, self.headers = name, WAYS[name]
+        self.whole_page = name != "htmx"
+
+    def __repr__(self):
+        return self.name
+
+    def get(self, client, path):
+        return client.get(path, headers=self.headers)
+
+    def assert_answer(self, response, fragment_id, status=200, tag=None):
+        """The bare fragment for htmx, the whole page with the fragment inside otherwise; each
+        with Vary: HX-Request. Returns the body."""
+        return (assert_page if self.whole_page else assert_fragment)(response, fragment_id, status, tag)
 
 
 # Accounts and clients

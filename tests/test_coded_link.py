@@ -9,7 +9,6 @@ from sqlalchemy import select
 from helpers import (
     BASE_URL,
     EMAIL,
-    HISTORY,
     HTMX,
     LIMITED_TEXT,
     NAME,
@@ -262,14 +261,11 @@ def test_link_issued_before_a_password_change_is_refused(mailing, smtp):
     assert "Este enlace ya no es válido: la contraseña cambió después de enviarlo" in body
 
 
-def test_link_error_for_htmx_is_the_bare_fragment(client):
-    body = assert_fragment(client.get("/recuperar/enlace?motivo=used", headers=HTMX), "link-error")
+def test_link_error_answers_each_way(client, way):
+    body = way.assert_answer(way.get(client, "/recuperar/enlace?motivo=used"), "link-error")
     assert 'role="alert"' in body and "Este enlace ya se usó." in body
     assert 'href="/recuperar"' in body and "Pedir un enlace nuevo" in body
-
-
-def test_link_error_on_history_restore_is_the_whole_page(client):
-    assert_page(client.get("/recuperar/enlace?motivo=expired", headers=HISTORY), "link-error")
+    way.assert_answer(way.get(client, "/recuperar/enlace?motivo=expired"), "link-error")
 
 
 def test_link_error_with_a_made_up_reason_says_the_link_is_not_valid(client):

@@ -7,7 +7,6 @@ import pytest
 
 from helpers import (
     ANSWER,
-    HISTORY,
     HTMX,
     NAME,
     PASSWORD,
@@ -27,17 +26,9 @@ from helpers import (
 
 # The recovery form
 
-def test_recovery_form_for_htmx_is_the_bare_fragment(client):
-    body = assert_fragment(client.get("/recuperar", headers=HTMX), "recovery-form")
+def test_recovery_form_answers_each_way(client, way):
+    body = way.assert_answer(way.get(client, "/recuperar"), "recovery-form")
     assert 'name="username"' in body
-
-
-def test_recovery_form_without_htmx_is_the_whole_page(client):
-    assert_page(client.get("/recuperar"), "recovery-form")
-
-
-def test_recovery_form_on_history_restore_is_the_whole_page(client):
-    assert_page(client.get("/recuperar", headers=HISTORY), "recovery-form")
 
 
 def test_recovery_form_explains_the_four_kinds_of_user_name(client):
@@ -141,22 +132,16 @@ def test_right_user_name_without_htmx_shows_the_question_in_the_whole_page(clien
 
 # ¿Olvidó su usuario?
 
-def test_forgot_user_notice_for_htmx_is_a_dialog_to_open(client):
-    body = assert_fragment(client.get("/recuperar/usuario", headers=HTMX), "forgot-user-notice")
-    assert body.lstrip().startswith("<dialog")
-    assert " open" not in body.split(">", 1)[0]  # the script opens it as a modal
+def test_forgot_user_notice_answers_each_way(client, way):
+    """htmx: a dialog for the script to open as a modal; a plain request and a history restore:
+    the whole page, with the dialog open over the recovery form."""
+    body = way.assert_answer(way.get(client, "/recuperar/usuario"), "forgot-user-notice", tag="dialog")
     assert ">Cerrar</button>" in body and '<form method="dialog">' in body
-
-
-def test_forgot_user_notice_without_htmx_is_open_over_the_recovery_form(client):
-    body = assert_page(client.get("/recuperar/usuario"), "forgot-user-notice")
-    assert 'id="recovery-form"' in body
-    assert re.search(r'<dialog id="forgot-user-notice"[^>]* open>', body)
-
-
-def test_forgot_user_notice_on_history_restore_is_the_whole_page(client):
-    body = assert_page(client.get("/recuperar/usuario", headers=HISTORY), "forgot-user-notice")
-    assert 'id="recovery-form"' in body
+    if way.whole_page:
+        assert 'id="recovery-form"' in body
+        assert re.search(r'<dialog id="forgot-user-notice"[^>]* open>', body)
+    else:
+        assert " open" not in body.split(">", 1)[0]
 
 
 def test_forgot_user_notice_shows_the_default_contacts(client):
@@ -188,14 +173,9 @@ def test_forgot_user_contacts_come_from_the_content_file(make_app, tmp_path):
 
 # cancelar
 
-def test_cancel_for_htmx_returns_the_login_form(client):
-    body = assert_fragment(client.get("/recuperar/cancelar", headers=HTMX), "login-form")
+def test_cancel_answers_each_way_with_the_login_form(client, way):
+    body = way.assert_answer(way.get(client, "/recuperar/cancelar"), "login-form")
     assert 'name="username"' in body and 'name="password"' in body
-
-
-def test_cancel_without_htmx_returns_the_whole_page(client):
-    assert_page(client.get("/recuperar/cancelar"), "login-form")
-    assert_page(client.get("/recuperar/cancelar", headers=HISTORY), "login-form")
 
 
 def test_cancel_drops_the_recovery_proof(app, client, user):

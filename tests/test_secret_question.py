@@ -6,7 +6,6 @@ import pytest
 
 from helpers import (
     ANSWER,
-    HTMX,
     LIMITED_TEXT,
     NAME,
     QUESTION,
@@ -33,10 +32,9 @@ def answer_input(response):
 
 # The step
 
-def test_the_question_step_can_be_reloaded(client, user):
+def test_the_question_step_can_be_reloaded(client, user, way):
     ask(client)
-    assert_page(client.get("/recuperar/pregunta"), "secret-question-step")
-    assert_fragment(client.get("/recuperar/pregunta", headers=HTMX), "secret-question-step")
+    way.assert_answer(way.get(client, "/recuperar/pregunta"), "secret-question-step")
 
 
 def test_question_step_without_a_user_name_goes_back_to_the_form(client):
