@@ -85,15 +85,38 @@ def runner(app):
     return app.test_cli_runner()
 
 
+@pytest.fixture(params=["plain", "htmx", "history"])
+def way(request):
+    """Each way a branching view is asked for, in turn: plain, htmx, htmx's history restore."""
+    from helpers import Way
+
+    return Way(request.param)
+
+
+@pytest.fixture
+def mailing(make_app, smtp):
+    """An app that sends its mail to the real SMTP server of the `smtp` fixture, with the user."""
+    from helpers import QUESTION, make_user
+
+    app = make_app(MAIL_SERVER="127.0.0.1", MAIL_PORT=smtp.port)
+    make_user(app, password=PASSWORD, question=QUESTION)
+    return app
+
+
+@pytest.fixture
+def setup_user(app):
+    """An account created by support with a temporary password and no secret question."""
+    from helpers import SETUP_NAME, TEMPORARY, make_user
+
+    return make_user(app, SETUP_NAME, TEMPORARY, email="ana@example.com", display_name="Ana Pérez", question=None)
+
+
 @pytest.fixture
 def user(app):
-    """An active account with a secret question."""
-    from portal import accounts
+    """An active account with a secret question: helpers.NAME, with PASSWORD and QUESTION."""
+    from helpers import QUESTION, make_user
 
-    with app.app_context():
-        created = accounts.create_user("GOMA800101AB1", PASSWORD, "maria@example.com", name="María Gómez",
-                                       question="¿Cuál es su platillo favorito?", answer="Verde")
-        return created.username
+    return make_user(app, password=PASSWORD, question=QUESTION)
 
 
 @pytest.fixture

@@ -4,12 +4,42 @@ import socket
 import threading
 from contextlib import contextmanager
 from datetime import datetime, timedelta
+from email import message_from_bytes, policy
+from itertools import count
+from pathlib import Path
+
+from sqlalchemy import func, select
 
 from config import TestConfig
+from portal import accounts
+from portal.extensions import db
+from portal.models import User
+from portal.secret_question import QUESTIONS
 
 CAPTCHA = TestConfig.CAPTCHA_TEST_ANSWER
 PASSWORD = "Factura.2026"
 HTMX = {"HX-Request": "true"}
+HISTORY = {**HTMX, "HX-History-Restore-Request": "true"}  # htmx restoring a page it has no copy of
+BASE_URL = TestConfig.PUBLIC_BASE_URL
+
+# The account most tests use (make_user), and what its owner types. QUESTIONS: the portal's list.
+NAME = "GOMA800101AB1"
+EMAIL = "maria@example.com"
+QUESTION = "¿Cuál es su platillo favorito?"
+ANSWER = "Verde"
+NEW_PASSWORD = "Nueva.Clave.2027"
+WRONG = "Equivocada.1"
+UNKNOWN = "XAXX010101000"  # no account has it; as long as NAME, so pages of the two have one length
+SETUP_NAME = "CT.PEMA900101QR5"  # made by support: a temporary password, no secret question yet
+TEMPORARY = "Temporal.2026"
+
+# What the secret-question step says after a wrong answer, and once wrong answers are limited
+WRONG_ANSWER_TEXT = "La respuesta no es correcta. Revísela o pida un recordatorio por correo."
+LIMITED_TEXT = "Se alcanzó el número máximo de respuestas incorrectas."
+
+CSRF = re.compile(r"[\w-]{20,}\.[\w-]{6}\.[\w-]{20,}")  # a CSRF token (a CAPTCHA id has this shape too)
+CAPTCHA_ID = re.compile(r"/captcha/[\w-]+\.")
+LINK = re.compile(r"(https?://[^\s\"'<>]+/request/codedAccess\?code=([\w-]+))")  # (the link, its code)
 
 
 class FakeClock:
@@ -25,20 +55,22 @@ class FakeClock:
         self.moment += timedelta(**delta)
 
 
-def csrf_token(client, path="/"):
-    page = client.get(path).get_data(as_text=True)
+def csrf_token(client, path="/", headers=None):
+    """The token the page at `path` carries, read with the headers the next request will carry
+    (the test client keeps cookies per host, so a forged Host has a session of its own)."""
+    page = client.get(path, headers=headers or {}).get_data(as_text=True)
     return re.search(r'"X-CSRFToken": "([^"]+)"', page).group(1)
 
 
-def login(client, username, password, captcha=None, htmx=False, token=None, captcha_id=None):
+def login(client, username, password, captcha=None, htmx=False, token=None, captcha_id=None, headers=None):
     """captcha_id: the challenge the form carries (a refresh puts it there); without it, the
-    one the session was given."""
+    one the session was given. headers: more request headers (forwarded addresses ...)."""
     data = {"csrf_token": token or csrf_token(client), "username": username, "password": password}
     if captcha is not None:
         data["captcha"] = captcha
     if captcha_id is not None:
         data["captcha_id"] = captcha_id
-    return finished(client.post("/entrar", data=data, headers=HTMX if htmx else {}))
+    return finished(client.post("/entrar", data=data, headers={**(HTMX if htmx else {}), **(headers or {})}))
 
 
 def shown_challenge(response):
@@ -51,6 +83,237 @@ def finished(response):
     response.get_data()
     response.close()
     return response
+
+
+# Reading answers
+
+def text(response):
+    return response.get_data(as_text=True)
+
+
+def masked(body, name=None, question=None):
+    """A page with what differs between two browsers (CSRF tokens, CAPTCHA ids) and between two
+    user names (the name, its question) masked, so that two answers can be compared."""
+    body = CAPTCHA_ID.sub("/captcha/ID.", CSRF.sub("TOKEN", body))
+    if name:
+        body = body.replace(name, "NAME")
+    if question:
+        body = body.replace(question, "QUESTION")
+    return body
+
+
+def question_in(response):
+    """The question the secret-question step shows."""
+    return re.search(r'<p class="question" id="question-text">([^<]*)</p>', text(response)).group(1)
+
+
+def rules_in(response):
+    """{rule: "met" | "unmet" | "pending"} from the password-checklist fragment."""
+    return {rule: state for state, rule in re.findall(r'<li class="(\w+)" data-rule="(\w+)"', text(response))}
+
+
+# The three ways a branching view is asked for (STYLE 13); the `way` fixture gives each in turn.
+
+WAYS = {"plain": {}, "htmx": HTMX, "history": HISTORY}
+
+
+def assert_fragment(response, fragment_id, status=200, tag=None):
+    """An htmx answer: the bare fragment whose root element (a `tag`, when given) has the id."""
+    body = text(response)
+    assert response.status_code == status
+    assert re.match(rf'\s*<{tag or "[a-z]+"} id="{fragment_id}"', body), body[:300]
+    assert "<html" not in body
+    assert "HX-Request" in response.headers.get("Vary", "")
+    return body
+
+
+def assert_page(response, fragment_id, status=200, tag=None):
+    """A plain (or history-restore) answer: the whole page with the fragment (a `tag`) inside."""
+    body = text(response)
+    assert response.status_code == status
+    assert body.lstrip().startswith("<!doctype html>")
+    assert f'{"<" + tag + " " if tag else ""}id="{fragment_id}"' in body
+    assert "HX-Request" in response.headers.get("Vary", "")
+    return body
+
+
+class Way:
+    """A plain request, an htmx request, or htmx's history restore (which wants the whole page)."""
+
+    def __init__(self, name):
+        self.name, self.headers = name, WAYS[name]
+        self.whole_page = name != "htmx"
+
+    def __repr__(self):
+        return self.name
+
+    def get(self, client, path):
+        return client.get(path, headers=self.headers)
+
+    def assert_answer(self, response, fragment_id, status=200, tag=None):
+        """The bare fragment for htmx, the whole page with the fragment inside otherwise; each
+        with Vary: HX-Request. Returns the body."""
+        return (assert_page if self.whole_page else assert_fragment)(response, fragment_id, status, tag)
+
+
+# Accounts and clients
+
+def make_user(app, username=NAME, password=PASSWORD, email=EMAIL, display_name="María Gómez",
+              question=QUESTIONS[0], answer=ANSWER, **extra):
+    """An account as support's CLI makes one; returns its user name. question=None: one that has
+    not chosen a secret question yet (first sign-in pending), so no answer either. extra: the
+    rest of accounts.create_user's settings (last_login, password_hash)."""
+    with app.app_context():
+        return accounts.create_user(username, password, email, name=display_name, question=question,
+                                    answer=None if question is None else answer, **extra).username
+
+
+_addresses = count(1)
+
+
+def fresh_address():
+    """A client address no other test uses (rate-limit counters may live in a shared Redis)."""
+    n = next(_addresses)
+    return f"10.{77 + n // 65536}.{n // 256 % 256}.{n % 256}"
+
+
+def client_from(app, address=None):
+    """A browser whose requests come from `address` (a fresh one by default)."""
+    client = app.test_client()
+    client.environ_base["REMOTE_ADDR"] = address or fresh_address()
+    return client
+
+
+def signs_in(app, username, password):
+    """Whether a fresh browser gets in with this password."""
+    return login(app.test_client(), username, password).status_code == 303
+
+
+# The recovery steps, as the browser's forms post them
+
+def post(client, path, data=None, htmx=False, headers=None, token=None, page="/recuperar"):
+    """A form POST with the CSRF token, read from `page` unless given (see csrf_token)."""
+    form = {"csrf_token": token or csrf_token(client, page, headers), **(data or {})}
+    return finished(client.post(path, data=form, headers={**(HTMX if htmx else {}), **(headers or {})}))
+
+
+def ask(client, username=NAME, htmx=False, headers=None, token=None):
+    """The recovery form's aceptar: the user name, for its secret question."""
+    return post(client, "/recuperar", {"username": username}, htmx, headers, token)
+
+
+def reply(client, answer, htmx=False, token=None):
+    """The secret question's aceptar."""
+    return post(client, "/recuperar/respuesta", {"answer": answer}, htmx, token=token)
+
+
+def remind(client, htmx=False, headers=None):
+    """enviar recordatorio, from the secret question's form (its answer field empty)."""
+    return post(client, "/recuperar/recordatorio", {"answer": ""}, htmx, headers)
+
+
+def request_reminder(client, username=NAME, page="/"):
+    """The user name, then enviar recordatorio, with one token read from `page`."""
+    token = csrf_token(client, page)
+    ask(client, username, token=token)
+    return post(client, "/recuperar/recordatorio", token=token)
+
+
+def prove_by_answer(client, username=NAME):
+    """A recovery proof in the session: the user name, then the right answer."""
+    ask(client, username)
+    return reply(client, ANSWER)
+
+
+def save(client, new=NEW_PASSWORD, confirm=None, email=EMAIL, htmx=False, **extra):
+    """The change-password step's aceptar; extra: change_answer, question, answer."""
+    data = {"new_password": new, "confirm_password": new if confirm is None else confirm, "email": email, **extra}
+    return post(client, "/cambiar-contrasena", data, htmx)
+
+
+def check(client, new, confirm="", htmx=True):
+    """The live checklist of the password policy for what is typed."""
+    return post(client, "/cambiar-contrasena/requisitos", {"new_password": new, "confirm_password": confirm}, htmx)
+
+
+def open_link(client, link, **kwargs):
+    return client.get(link.removeprefix(BASE_URL), **kwargs)
+
+
+def follow(client, response, headers=None):
+    return client.get(response.headers["Location"], headers=headers or {})
+
+
+# E-mail: received by the SMTP server of the `smtp` fixture, or written to the outbox folder
+
+def received(smtp, count):
+    """Exactly `count` messages, parsed, once they have arrived."""
+    envelopes = smtp.wait_for(count)
+    assert len(envelopes) == count
+    return [message_from_bytes(envelope.content, policy=policy.default) for envelope in envelopes]
+
+
+def written(app):
+    """Every message the portal wrote to its outbox folder (no MAIL_SERVER), oldest first."""
+    folder = Path(app.instance_path) / "outbox"
+    files = sorted(folder.glob("*.eml"), key=lambda path: int(path.stem.rsplit("-", 1)[1])) if folder.exists() else []
+    return [message_from_bytes(path.read_bytes(), policy=policy.default) for path in files]
+
+
+def plain(message):
+    return message.get_body(("plain",)).get_content()
+
+
+def html(message):
+    return message.get_body(("html",)).get_content()
+
+
+def assert_text_and_html(message):
+    """Multipart with a text and an HTML alternative of the same message."""
+    assert message.is_multipart()
+    assert "multipart/alternative" in {part.get_content_type() for part in message.walk()}
+    assert plain(message).strip() and "<html" in html(message)
+
+
+def link_in(message):
+    return LINK.search(plain(message)).group(1)
+
+
+def code_of(link):
+    return LINK.search(link).group(2)
+
+
+def reminder_link(app, smtp=None, client=None, count=1, headers=None):
+    """Ask for NAME's reminder (in `client`, or a fresh browser) and return the link it brings:
+    in the `count`-th message to reach `smtp`, or, without an SMTP server, in the newest one
+    written to the outbox folder."""
+    client = client or app.test_client()
+    ask(client, headers=headers)
+    remind(client, headers=headers)
+    return link_in(received(smtp, count)[-1] if smtp is not None else written(app)[-1])
+
+
+# The database
+
+def stored_user(app, username=NAME):
+    with app.app_context():
+        return db.session.scalar(select(User).where(User.username == username))
+
+
+def rows(app, model):
+    with app.app_context():
+        return db.session.scalars(select(model)).all()
+
+
+def snapshot(app, *models):
+    """The row count of every table, and the rows of `models` as they are: what a refused
+    request must leave as it was."""
+    with app.app_context():
+        counts = {table.name: db.session.scalar(select(func.count()).select_from(table))
+                  for table in db.metadata.sorted_tables}
+        kept = {model.__tablename__: sorted(map(tuple, db.session.execute(select(model.__table__)).all()), key=repr)
+                for model in models}
+    return counts, kept
 
 
 def fail(client, username, times=1, htmx=False):

@@ -6,29 +6,12 @@ from helpers import HTMX, PASSWORD, login, shown_challenge
 from portal.content import DEFAULT_FILE as DEFAULT_CONTENT
 
 
-def test_plain_request_gets_the_whole_page(client):
-    response = client.get("/")
-    page = response.get_data(as_text=True)
-    assert response.status_code == 200
-    assert "<!doctype html>" in page
-    assert 'id="login-form"' in page
-    assert 'name="username"' in page and 'name="password"' in page
-    assert ">Entrar<" in page and "Olvidé mi contraseña" in page
-    assert 'data-reveals="password"' in page  # the eye button
-    assert "HX-Request" in response.headers["Vary"]
-
-
-def test_htmx_request_gets_the_bare_fragment(client):
-    response = client.get("/", headers=HTMX)
-    body = response.get_data(as_text=True)
-    assert body.lstrip().startswith('<form id="login-form"')
-    assert "<html" not in body
-    assert "HX-Request" in response.headers["Vary"]
-
-
-def test_history_restore_gets_the_whole_page(client):
-    response = client.get("/", headers={**HTMX, "HX-History-Restore-Request": "true"})
-    assert "<!doctype html>" in response.get_data(as_text=True)
+def test_the_login_form_answers_each_way(client, way):
+    """A plain request and a history restore get the whole page, htmx the bare form."""
+    body = way.assert_answer(way.get(client, "/"), "login-form", tag="form")
+    assert 'name="username"' in body and 'name="password"' in body
+    assert ">Entrar<" in body and "Olvidé mi contraseña" in body
+    assert 'data-reveals="password"' in body  # the eye button
 
 
 def test_legacy_address_redirects_to_the_page(client):

@@ -6,48 +6,25 @@ Two controls stand in the way and each attack meets at least one of them:
   per-name lock, which no client address, cookie or forwarded header resets.
 No password is ever checked while a name is locked (bcrypt.checkpw is counted).
 """
-import itertools
-
 import pytest
 
-from helpers import CAPTCHA, HTMX, PASSWORD, csrf_token, finished
-from portal import accounts, secret_question
+from helpers import (
+    CAPTCHA,
+    HTMX,
+    NAME,
+    PASSWORD,
+    WRONG,
+    ask,
+    client_from,
+    csrf_token,
+    fresh_address,
+    login,
+    make_user,
+    reply,
+    text,
+)
 from portal.extensions import db
 from portal.models import AuthEvent
-
-NAME = "GOMA800101AB1"
-WRONG = "Equivocada.1"
-_addresses = itertools.count(1)
-
-
-def fresh_address():
-    """A client address no other test uses (rate-limit counters may live in a shared Redis)."""
-    n = next(_addresses)
-    return f"10.{77 + n // 65536}.{n // 256 % 256}.{n % 256}"
-
-
-def browser(app, address=None):
-    client = app.test_client()
-    client.environ_base["REMOTE_ADDR"] = address or fresh_address()
-    return client
-
-
-def attempt(client, username, password, captcha=None, headers=None, token=None):
-    data = {"csrf_token": token or csrf_token(client), "username": username, "password": password}
-    if captcha is not None:
-        data["captcha"] = captcha
-    return finished(client.post("/entrar", data=data, headers=headers or {}))
-
-
-def text(response):
-    return response.get_data(as_text=True)
-
-
-def make_user(app, username=NAME):
-    with app.app_context():
-        accounts.create_user(username, PASSWORD, "maria@example.com", name="María Gómez",
-                             question=secret_question.QUESTIONS[0], answer="Verde")
-
 
 # Many names from one client
 
@@ -58,23 +35,23 @@ def test_spraying_many_user_names_from_one_client_meets_the_rate_limit(make_app,
     app = make_app(RATELIMIT_ENABLED=True, RATELIMIT_LOGIN="5/minute")
     address = fresh_address()
     names = [f"XAXX0101010{i:02d}" for i in range(12)]
-    statuses = [attempt(browser(app, address), name, "Factura.2026").status_code for name in names]
+    statuses = [login(client_from(app, address), name, "Factura.2026").status_code for name in names]
     assert statuses == [200] * 5 + [429] * 7
     assert len(checks) == 5  # the limited requests never reach a password check
-    limited = attempt(browser(app, address), "XAXX010101099", "x", headers=HTMX)
+    limited = login(client_from(app, address), "XAXX010101099", "x", htmx=True)
     assert limited.status_code == 429 and text(limited).lstrip().startswith('<div id="rate-limited"')
     assert "Traceback" not in text(limited)
-    neighbour = browser(app)  # another client is not punished for the attacker
-    assert attempt(neighbour, NAME, WRONG).status_code == 200
+    neighbour = client_from(app)  # another client is not punished for the attacker
+    assert login(neighbour, NAME, WRONG).status_code == 200
 
 
 def test_spraying_with_one_cookie_jar_meets_the_captcha_first(make_app, checks):
     """Keeping the cookie does not help either: once a browser was shown a CAPTCHA, every
     submission from it must solve one, whatever the name."""
     app = make_app(RATELIMIT_ENABLED=True, RATELIMIT_LOGIN="5/minute")
-    attacker = browser(app)
+    attacker = client_from(app)
     token = csrf_token(attacker)
-    bodies = [text(attempt(attacker, f"XAXX0101010{i:02d}", "Factura.2026", token=token)) for i in range(5)]
+    bodies = [text(login(attacker, f"XAXX0101010{i:02d}", "Factura.2026", token=token)) for i in range(5)]
     assert len(checks) == 1
     assert all('data-error="captcha"' in body for body in bodies[1:])
 
@@ -87,7 +64,7 @@ def test_one_name_from_many_clients_meets_the_captcha_without_any_password_check
     a password check, although each address is well within its own rate limit."""
     app = make_app(RATELIMIT_ENABLED=True, RATELIMIT_LOGIN="5/minute")
     make_user(app)
-    bodies = [text(attempt(browser(app), NAME, f"Intento.{i}")) for i in range(50)]
+    bodies = [text(login(client_from(app), NAME, f"Intento.{i}")) for i in range(50)]
     assert len(checks) == 1
     assert all('data-error="captcha"' in body for body in bodies[1:])
     with app.app_context():
@@ -102,13 +79,13 @@ def test_one_name_from_many_clients_that_solve_the_captcha_meets_the_lock(make_a
     app = make_app(RATELIMIT_ENABLED=True, RATELIMIT_LOGIN="5/minute")
     make_user(app)
     for i in range(30):
-        bot = browser(app)
-        attempt(bot, NAME, f"Intento.{i}")            # shows this browser its CAPTCHA
-        attempt(bot, NAME, f"Intento.{i}", CAPTCHA)   # and solves it
+        bot = client_from(app)
+        login(bot, NAME, f"Intento.{i}")           # shows this browser its CAPTCHA
+        login(bot, NAME, f"Intento.{i}", CAPTCHA)  # and solves it
     assert len(checks) == 5
-    owner = browser(app)
-    attempt(owner, NAME, PASSWORD)
-    response = attempt(owner, NAME, PASSWORD, CAPTCHA)
+    owner = client_from(app)
+    login(owner, NAME, PASSWORD)
+    response = login(owner, NAME, PASSWORD, CAPTCHA)
     assert 'id="lockout"' in text(response) and len(checks) == 5
     assert owner.get("/inicio").status_code == 302
 
@@ -118,10 +95,10 @@ def test_no_more_than_a_few_guesses_an_hour_on_one_account(app, clock, checks):
     solves every CAPTCHA and guesses once a minute for an hour gets LOGIN_MAX_ATTEMPTS per
     LOCKOUT_MINUTES: 5 + 5 + 5 + 5 = 20."""
     make_user(app)
-    bot = browser(app)
-    attempt(bot, NAME, WRONG)
+    bot = client_from(app)
+    login(bot, NAME, WRONG)
     for _ in range(59):
-        attempt(bot, NAME, WRONG, CAPTCHA)
+        login(bot, NAME, WRONG, CAPTCHA)
         clock.advance(minutes=1)
     assert 5 < len(checks) <= 20
 
@@ -129,10 +106,10 @@ def test_no_more_than_a_few_guesses_an_hour_on_one_account(app, clock, checks):
 def test_the_secret_answer_is_guessed_at_most_three_times_an_hour(app, clock, checks):
     make_user(app)
     for minute in range(60):
-        client = browser(app)
+        client = client_from(app)
         token = csrf_token(client)
-        finished(client.post("/recuperar", data={"csrf_token": token, "username": NAME}))
-        finished(client.post("/recuperar/respuesta", data={"csrf_token": token, "answer": f"Rojo{minute}"}))
+        ask(client, token=token)
+        reply(client, f"Rojo{minute}", token=token)
         clock.advance(minutes=1)
     assert len(checks) == 3
 
@@ -145,12 +122,13 @@ SPOOFABLE = ("X-Forwarded-For", "X-Real-IP", "Forwarded", "X-Client-IP", "True-C
 @pytest.mark.parametrize("header", SPOOFABLE)
 def test_forged_client_address_headers_are_ignored_without_a_trusted_proxy(make_app, header):
     app = make_app(RATELIMIT_ENABLED=True, RATELIMIT_LOGIN="5/minute")
-    attacker = browser(app)
+    attacker = client_from(app)
     token = csrf_token(attacker)
     statuses = []
     for i in range(7):
         value = f"for=198.51.100.{i}" if header == "Forwarded" else f"198.51.100.{i}"
-        statuses.append(attempt(attacker, "XAXX010101000", WRONG, CAPTCHA, {header: value}, token).status_code)
+        response = login(attacker, "XAXX010101000", WRONG, CAPTCHA, token=token, headers={header: value})
+        statuses.append(response.status_code)
     assert statuses == [200] * 5 + [429] * 2
     with app.app_context():
         addresses = set(db.session.scalars(db.select(AuthEvent.client_ip)))
@@ -164,13 +142,14 @@ def test_behind_trusted_proxies_only_the_hops_they_added_are_believed(make_app, 
     client wrote, so rotating them buys no new attempts."""
     app = make_app(RATELIMIT_ENABLED=True, RATELIMIT_LOGIN="5/minute", TRUSTED_PROXIES=proxies)
     real = fresh_address()
-    proxy = browser(app)  # the connection comes from the (last) proxy
+    proxy = client_from(app)  # the connection comes from the (last) proxy
     token = csrf_token(proxy)
     statuses = []
     for i in range(7):
         added = [real] + ["192.0.2.10"] * (proxies - 1)  # what the trusted proxies appended
         chain = ", ".join([f"198.51.100.{i}", f"203.0.113.{i}"] + added)
-        statuses.append(attempt(proxy, "XAXX010101000", WRONG, CAPTCHA, {"X-Forwarded-For": chain}, token).status_code)
+        response = login(proxy, "XAXX010101000", WRONG, CAPTCHA, token=token, headers={"X-Forwarded-For": chain})
+        statuses.append(response.status_code)
     assert statuses == [200] * 5 + [429] * 2
     with app.app_context():
         addresses = set(db.session.scalars(db.select(AuthEvent.client_ip)))
@@ -181,47 +160,47 @@ def test_behind_trusted_proxies_only_the_hops_they_added_are_believed(make_app, 
 
 def test_no_password_is_checked_while_a_name_is_locked(app, clock, checks):
     make_user(app)
-    bot = browser(app)
-    attempt(bot, NAME, WRONG)
+    bot = client_from(app)
+    login(bot, NAME, WRONG)
     for _ in range(4):
-        attempt(bot, NAME, WRONG, CAPTCHA)
+        login(bot, NAME, WRONG, CAPTCHA)
     assert len(checks) == 5
     for i in range(20):  # right and wrong passwords, new browsers, new addresses, solved CAPTCHAs
-        client = browser(app)
-        attempt(client, NAME, PASSWORD if i % 2 else WRONG)
-        body = text(attempt(client, NAME, PASSWORD if i % 2 else WRONG, CAPTCHA, headers=HTMX if i % 3 else {}))
+        client = client_from(app)
+        login(client, NAME, PASSWORD if i % 2 else WRONG)
+        body = text(login(client, NAME, PASSWORD if i % 2 else WRONG, CAPTCHA, headers=HTMX if i % 3 else {}))
         assert 'id="lockout"' in body
         clock.advance(seconds=40)
     assert len(checks) == 5
     clock.advance(minutes=2)  # 15 minutes after the lock: it ends and the right password works
-    client = browser(app)
-    attempt(client, NAME, PASSWORD)
-    assert attempt(client, NAME, PASSWORD, CAPTCHA).status_code == 303
+    client = client_from(app)
+    login(client, NAME, PASSWORD)
+    assert login(client, NAME, PASSWORD, CAPTCHA).status_code == 303
     assert len(checks) == 6
 
 
 def test_no_dummy_check_either_while_an_unknown_name_is_locked(app, checks):
-    bot = browser(app)
-    attempt(bot, "XAXX010101000", WRONG)
+    bot = client_from(app)
+    login(bot, "XAXX010101000", WRONG)
     for _ in range(4):
-        attempt(bot, "XAXX010101000", WRONG, CAPTCHA)
+        login(bot, "XAXX010101000", WRONG, CAPTCHA)
     assert len(checks) == 5
     for _ in range(10):
-        assert 'id="lockout"' in text(attempt(bot, "XAXX010101000", WRONG, CAPTCHA))
+        assert 'id="lockout"' in text(login(bot, "XAXX010101000", WRONG, CAPTCHA))
     assert len(checks) == 5
 
 
 def test_name_variants_share_one_counter(app, checks):
     """Lower case, hyphens and spaces reach the same account, so they count for the same name."""
     make_user(app)
-    bot = browser(app)
+    bot = client_from(app)
     variants = ["goma800101ab1", "GOMA-800101-AB1", " goma 800101 ab1 ", "Goma800101Ab1", "GOMA800101AB1",
                 "goma-800101-ab1"]
-    attempt(bot, variants[0], WRONG)
+    login(bot, variants[0], WRONG)
     for variant in variants[1:]:
-        attempt(bot, variant, WRONG, CAPTCHA)
+        login(bot, variant, WRONG, CAPTCHA)
     assert len(checks) == 5
-    assert 'id="lockout"' in text(attempt(bot, NAME, PASSWORD, CAPTCHA))
+    assert 'id="lockout"' in text(login(bot, NAME, PASSWORD, CAPTCHA))
 
 
 def test_look_alike_names_do_not_reach_the_account(app, checks):
@@ -230,8 +209,8 @@ def test_look_alike_names_do_not_reach_the_account(app, checks):
     make_user(app)
     look_alikes = ("ＧＯＭＡ８００１０１ＡＢ１", "GOMA800101AB1\u200b", "\u0410OMA800101AB1", "GOMA800101AB1\u202e")
     for look_alike in look_alikes:
-        client = browser(app)
-        response = attempt(client, look_alike, PASSWORD)
+        client = client_from(app)
+        response = login(client, look_alike, PASSWORD)
         assert response.status_code == 200 and 'data-error="invalid"' in text(response)
-    client = browser(app)
-    assert attempt(client, NAME, PASSWORD).status_code == 303  # no CAPTCHA: the account saw no failure
+    client = client_from(app)
+    assert login(client, NAME, PASSWORD).status_code == 303  # no CAPTCHA: the account saw no failure

@@ -12,24 +12,16 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from itsdangerous import base64_decode
 
-from helpers import CAPTCHA, HTMX, PASSWORD, csrf_token, finished
-from portal import accounts, captcha, secret_question
+from helpers import CAPTCHA, HTMX, NAME, PASSWORD, WRONG, csrf_token, login, make_user, text
+from portal import captcha
 
-NAME = "GOMA800101AB1"
 OTHER = "LOPJ750315XY2"
-WRONG = "Equivocada.1"
-
-
-def text(response):
-    return response.get_data(as_text=True)
 
 
 @pytest.fixture
 def users(app):
-    with app.app_context():
-        for name in (NAME, OTHER):
-            accounts.create_user(name, PASSWORD, f"{name.lower()}@example.com", question=secret_question.QUESTIONS[0],
-                                 answer="Verde")
+    for username in (NAME, OTHER):
+        make_user(app, username, email=f"{username.lower()}@example.com", display_name="")
 
 
 def browser(app):
@@ -40,11 +32,9 @@ def browser(app):
     return client
 
 
-def attempt(client, username, password, captcha=None, token=None, htmx=False):
-    data = {"csrf_token": token or client.token, "username": username, "password": password}
-    if captcha is not None:
-        data["captcha"] = captcha
-    return finished(client.post("/entrar", data=data, headers=HTMX if htmx else {}))
+def attempt(client, username, password, captcha=None, htmx=False):
+    """A sign-in with the token the browser holds."""
+    return login(client, username, password, captcha, htmx, token=client.token)
 
 
 def challenge_of(client):
@@ -188,10 +178,9 @@ def everything_a_client_sees(response):
 
 
 def visit_everything(app, client):
-    token = client.token
     responses = [client.get("/")]
     for i in range(7):  # failures, the CAPTCHA, the lock and its poll
-        responses.append(attempt(client, NAME, WRONG, SOLUTION if i else None, token=token, htmx=i % 2 == 1))
+        responses.append(attempt(client, NAME, WRONG, SOLUTION if i else None, htmx=i % 2 == 1))
     responses.append(client.get("/bloqueo", headers=HTMX))
     responses.append(client.get("/captcha/nuevo", headers=HTMX))
     responses.append(client.get("/captcha/nuevo"))
@@ -207,9 +196,8 @@ def visit_everything(app, client):
 
 def test_the_solution_is_in_no_response_header_or_cookie(make_app):
     app = make_app(CAPTCHA_TEST_ANSWER=SOLUTION)
-    with app.app_context():
-        for name in (NAME, OTHER):
-            accounts.create_user(name, PASSWORD, "m@example.com", question=secret_question.QUESTIONS[0], answer="Verde")
+    for username in (NAME, OTHER):
+        make_user(app, username, email="m@example.com", display_name="")
     client = browser(app)
     responses = visit_everything(app, client)
     assert responses[-1].headers.get("HX-Redirect") == "/inicio"  # the fixed answer does solve it
@@ -221,9 +209,8 @@ def test_the_solution_is_in_no_response_header_or_cookie(make_app):
 
 def test_real_random_solutions_are_in_no_response_header_or_cookie(make_app):
     app = make_app(CAPTCHA_TEST_ANSWER=None)
-    with app.app_context():
-        for name in (NAME, OTHER):
-            accounts.create_user(name, PASSWORD, "m@example.com", question=secret_question.QUESTIONS[0], answer="Verde")
+    for username in (NAME, OTHER):
+        make_user(app, username, email="m@example.com", display_name="")
     responses = visit_everything(app, browser(app))
     shown = {found for response in responses
              for found in re.findall(rb"/captcha/([A-Za-z0-9_.-]+)\.png", response.get_data())}

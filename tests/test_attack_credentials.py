@@ -11,46 +11,39 @@ import pytest
 from sqlalchemy import select
 
 from config import Config
-from helpers import CAPTCHA, PASSWORD, csrf_token, finished, login
-from portal import accounts, create_app, passwords, secret_question
+from helpers import (
+    CAPTCHA,
+    NAME,
+    NEW_PASSWORD,
+    PASSWORD,
+    check,
+    login,
+    make_user,
+    prove_by_answer,
+    request_reminder,
+    rules_in,
+    save,
+    text,
+)
+from portal import create_app, passwords
 from portal.extensions import db
 from portal.models import AuthEvent, OutboxMessage, User
 
-NAME = "GOMA800101AB1"
-EMAIL = "maria@example.com"
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def text(response):
-    return response.get_data(as_text=True)
-
-
-def make_user(app, password=PASSWORD, name=NAME, **extra):
-    with app.app_context():
-        accounts.create_user(name, password, extra.pop("email", EMAIL), name="María Gómez",
-                             question=secret_question.QUESTIONS[0], answer="Verde", **extra)
-
-
-def proven(app, client):
-    token = csrf_token(client, "/recuperar")
-    finished(client.post("/recuperar", data={"csrf_token": token, "username": NAME}))
-    finished(client.post("/recuperar/respuesta", data={"csrf_token": token, "answer": "Verde"}))
-    return token
-
-
 def change(app, password):
+    """A fresh browser proves the secret answer and saves `password`."""
     client = app.test_client()
-    token = proven(app, client)
-    return finished(client.post("/cambiar-contrasena", data={
-        "csrf_token": token, "new_password": password, "confirm_password": password, "email": EMAIL}))
+    prove_by_answer(client)
+    return save(client, new=password)
 
 
 def checklist(app, password):
+    """The policy checklist's rules for `password` (typed twice), in a plain request."""
     client = app.test_client()
-    token = proven(app, client)
-    response = finished(client.post("/cambiar-contrasena/requisitos", data={
-        "csrf_token": token, "new_password": password, "confirm_password": password}))
-    return {rule: state for state, rule in re.findall(r'<li class="(\w+)" data-rule="(\w+)"', text(response))}
+    prove_by_answer(client)
+    return rules_in(check(client, password, password, htmx=False))
 
 
 # V2.1 Password security
@@ -59,7 +52,7 @@ def checklist(app, password):
 def test_a_password_is_never_truncated(app, length):
     """bcrypt alone reads 72 bytes; the portal's HMAC pre-hash makes every byte count."""
     password = ("Frase.Larga.9-" * 40)[:length]
-    make_user(app, password)
+    make_user(app, password=password)
     client = app.test_client()  # one browser, solving the CAPTCHA from the second attempt on
     for variant in (password[:72], password[:72] + "X" * (length - 72), password[:-1], password + " "):
         if variant != password:
@@ -70,7 +63,7 @@ def test_a_password_is_never_truncated(app, length):
 
 def test_multibyte_passwords_past_72_bytes_are_not_truncated(app):
     password = "Contraseña.1 " + "ñ" * 40  # 94 bytes
-    make_user(app, password)
+    make_user(app, password=password)
     other = password[:-1] + "n"
     client = app.test_client()
     assert 'data-error="invalid"' in text(login(client, NAME, other))
@@ -141,7 +134,7 @@ def test_password_fields_allow_paste_and_password_managers(app):
     assert 'autocomplete="current-password"' in field and 'type="password"' in field
     assert 'autocomplete="username"' in page
     client = app.test_client()
-    proven(app, client)
+    prove_by_answer(client)
     step = text(client.get("/cambiar-contrasena"))
     assert step.count('autocomplete="new-password"') == 2
     script = (ROOT / "portal/static/portal.js").read_text()
@@ -161,7 +154,7 @@ def test_the_password_can_be_shown_while_typing(app):
 
 def test_every_password_hash_has_its_own_salt(app):
     make_user(app)
-    make_user(app, name="LOPJ750315XY2", email="juan@example.com")
+    make_user(app, "LOPJ750315XY2", email="juan@example.com")
     with app.app_context():
         hashes = db.session.scalars(select(User.password_hash)).all()
     assert len(set(hashes)) == 2
@@ -200,14 +193,10 @@ def test_the_bcrypt_cost_is_at_least_ten_in_production(tmp_path):
 def test_recovery_never_reveals_a_password_or_its_hash(app):
     make_user(app)
     client = app.test_client()
-    token = proven(app, client)
-    new = "Nueva.Clave.2027"
-    finished(client.post("/cambiar-contrasena", data={"csrf_token": token, "new_password": new,
-                                                       "confirm_password": new, "email": EMAIL}))
-    reminder = app.test_client()
-    token = csrf_token(reminder, "/recuperar")
-    finished(reminder.post("/recuperar", data={"csrf_token": token, "username": NAME}))
-    finished(reminder.post("/recuperar/recordatorio", data={"csrf_token": token}))
+    prove_by_answer(client)
+    new = NEW_PASSWORD
+    save(client, new=new)
+    request_reminder(app.test_client(), page="/recuperar")
     with app.app_context():
         stored_hash = db.session.scalar(select(User.password_hash))
         details = [repr(event.detail) for event in db.session.scalars(select(AuthEvent))]

@@ -23,31 +23,30 @@ from datetime import timedelta
 
 import pytest
 
-from helpers import CAPTCHA, HTMX, PASSWORD, csrf_token, finished
-from portal import accounts, passwords, secret_question
+from helpers import (
+    CAPTCHA,
+    HTMX,
+    PASSWORD,
+    QUESTIONS,
+    UNKNOWN,
+    WRONG,
+    ask,
+    csrf_token,
+    finished,
+    make_user,
+    masked,
+    post,
+    text,
+)
+from portal import passwords, secret_question
 from portal.extensions import db
 from portal.models import User
 
-KNOWN = "GOMA800101AB1"
-UNKNOWN = "XAXX010101000"  # same length as KNOWN, so Content-Length may be compared as it is
-WRONG = "Equivocada.1"
-EMAIL = "maria@example.com"
+KNOWN = "GOMA800101AB1"  # as long as UNKNOWN, so Content-Length may be compared as it is
 
-CSRF = re.compile(r"[\w-]{20,}\.[\w-]{6}\.[\w-]{20,}")
-CAPTCHA_ID = re.compile(r"/captcha/[\w-]+\.(png|wav)")
 TIMING_ROUNDS = 9      # bcrypt cost for the timing tests: hashing dominates, ~30-60 ms a check
 TRIES = 50
 MAX_GAP = 0.10
-
-
-def text(response):
-    return response.get_data(as_text=True)
-
-
-def masked(body, name):
-    body = CSRF.sub("CSRF-TOKEN", body)
-    body = CAPTCHA_ID.sub(r"/captcha/CAPTCHA-ID.\1", body)
-    return body.replace(name, "USER-NAME")
 
 
 def headers_without_cookies(response):
@@ -76,18 +75,11 @@ def assert_indistinguishable(app, known, unknown, step):
     assert cookies(app, known, KNOWN) == cookies(app, unknown, UNKNOWN), step
 
 
-def post(client, path, data, htmx=False, token=None):
-    form = {"csrf_token": token or csrf_token(client), **data}
-    return finished(client.post(path, data=form, headers=HTMX if htmx else {}))
-
-
 def make_account(app, state, question=None):
     """The known name in one of the states an attacker could hope to single out."""
+    make_user(app, KNOWN, question=None if state == "first-sign-in" else question or QUESTIONS[0])
     with app.app_context():
-        question = question or secret_question.QUESTIONS[0]
-        user = accounts.create_user(KNOWN, PASSWORD, EMAIL, name="María Gómez",
-                                    question=None if state == "first-sign-in" else question,
-                                    answer=None if state == "first-sign-in" else "Verde")
+        user = db.session.scalar(db.select(User))
         if state == "inactive":
             user.created_at = user.created_at - timedelta(days=400)
             user.last_login_at = user.created_at
@@ -108,8 +100,8 @@ def test_login_answers_a_known_and_an_unknown_name_alike(app, state, htmx):
     known, unknown = app.test_client(), app.test_client()
     for attempt in range(1, 8):
         solved = {"captcha": CAPTCHA} if attempt > 1 else {}
-        a = post(known, "/entrar", {"username": KNOWN, "password": WRONG, **solved}, htmx)
-        b = post(unknown, "/entrar", {"username": UNKNOWN, "password": WRONG, **solved}, htmx)
+        a = post(known, "/entrar", {"username": KNOWN, "password": WRONG, **solved}, htmx, page="/")
+        b = post(unknown, "/entrar", {"username": UNKNOWN, "password": WRONG, **solved}, htmx, page="/")
         assert_indistinguishable(app, a, b, f"attempt {attempt}")
     assert 'id="lockout"' in text(a)
     for path in ("/", "/bloqueo"):
@@ -131,8 +123,8 @@ def known_with_the_decoy_question(app, state="active"):
 def test_recovery_user_name_step_answers_alike(app, htmx):
     known_with_the_decoy_question(app)
     known, unknown = app.test_client(), app.test_client()
-    a = post(known, "/recuperar", {"username": KNOWN}, htmx)
-    b = post(unknown, "/recuperar", {"username": UNKNOWN}, htmx)
+    a = post(known, "/recuperar", {"username": KNOWN}, htmx, page="/")
+    b = post(unknown, "/recuperar", {"username": UNKNOWN}, htmx, page="/")
     assert 'id="secret-question-step"' in text(a)
     assert_indistinguishable(app, a, b, "POST /recuperar")
     headers = HTMX if htmx else {}
@@ -143,12 +135,12 @@ def test_recovery_user_name_step_answers_alike(app, htmx):
 def test_an_account_without_a_question_is_not_singled_out_by_the_question_step(app):
     """First sign-in pending (no question yet): the step shows a decoy, like for nobody."""
     make_account(app, "first-sign-in")
-    a = post(app.test_client(), "/recuperar", {"username": KNOWN})
-    b = post(app.test_client(), "/recuperar", {"username": UNKNOWN})
+    a = post(app.test_client(), "/recuperar", {"username": KNOWN}, page="/")
+    b = post(app.test_client(), "/recuperar", {"username": UNKNOWN}, page="/")
     with app.app_context():
         decoy_known, decoy_unknown = secret_question.question_for(KNOWN), secret_question.question_for(UNKNOWN)
-    assert decoy_known in secret_question.QUESTIONS
-    assert masked(text(a), KNOWN).replace(decoy_known, "Q") == masked(text(b), UNKNOWN).replace(decoy_unknown, "Q")
+    assert decoy_known in QUESTIONS
+    assert masked(text(a), KNOWN, decoy_known) == masked(text(b), UNKNOWN, decoy_unknown)
 
 
 @pytest.mark.parametrize("htmx", [False, True], ids=["plain", "htmx"])
@@ -157,11 +149,11 @@ def test_wrong_secret_answers_answer_alike(app, htmx):
     limited: the same answers for the account and for the unknown name."""
     known_with_the_decoy_question(app)
     known, unknown = app.test_client(), app.test_client()
-    post(known, "/recuperar", {"username": KNOWN})
-    post(unknown, "/recuperar", {"username": UNKNOWN})
+    post(known, "/recuperar", {"username": KNOWN}, page="/")
+    post(unknown, "/recuperar", {"username": UNKNOWN}, page="/")
     for attempt, answer in enumerate(("Azul", "", "Rojo", "Negro", "Verde"), start=1):
-        a = post(known, "/recuperar/respuesta", {"answer": answer}, htmx)
-        b = post(unknown, "/recuperar/respuesta", {"answer": answer}, htmx)
+        a = post(known, "/recuperar/respuesta", {"answer": answer}, htmx, page="/")
+        b = post(unknown, "/recuperar/respuesta", {"answer": answer}, htmx, page="/")
         assert_indistinguishable(app, a, b, f"answer {attempt}")
     assert "Se alcanzó el número máximo de respuestas incorrectas" in text(a)
 
@@ -172,11 +164,11 @@ def test_reminder_answers_alike(app, htmx, state):
     """Four reminders (three sent to the account, then its hourly limit): the same page."""
     known_with_the_decoy_question(app, state)
     known, unknown = app.test_client(), app.test_client()
-    post(known, "/recuperar", {"username": KNOWN})
-    post(unknown, "/recuperar", {"username": UNKNOWN})
+    post(known, "/recuperar", {"username": KNOWN}, page="/")
+    post(unknown, "/recuperar", {"username": UNKNOWN}, page="/")
     for attempt in range(1, 5):
-        a = post(known, "/recuperar/recordatorio", {}, htmx)
-        b = post(unknown, "/recuperar/recordatorio", {}, htmx)
+        a = post(known, "/recuperar/recordatorio", {}, htmx, page="/")
+        b = post(unknown, "/recuperar/recordatorio", {}, htmx, page="/")
         assert_indistinguishable(app, a, b, f"reminder {attempt}")
     assert "Si el usuario está registrado" in text(a)
 
@@ -192,7 +184,7 @@ def medians(app, path, form, prepare=None, known=KNOWN, unknown=UNKNOWN, tries=T
         client = app.test_client()
         token = csrf_token(client)
         if prepare:
-            prepare(client, token, name)
+            prepare(client, name, token=token)
         clients[name] = (client, token)
     times = {known: [], unknown: []}
     gc.disable()
@@ -221,10 +213,6 @@ def assert_same_timing(measure):
         if gap < MAX_GAP:
             return
     pytest.fail("medians differ by 10 % or more: " + "; ".join(rounds))
-
-
-def ask(client, token, name):
-    finished(client.post("/recuperar", data={"csrf_token": token, "username": name}))
 
 
 @pytest.fixture

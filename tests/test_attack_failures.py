@@ -9,7 +9,6 @@
   fragment (htmx swaps it) or page, no password checked, nothing half-written, sessions kept,
   and what was waiting (an e-mail) is sent once the database is back.
 """
-import itertools
 import logging
 import os
 import re
@@ -25,36 +24,30 @@ import pytest
 from aiosmtpd.controller import Controller
 from flask import Flask
 from flask_limiter import Limiter
-from sqlalchemy import event, func, select
+from sqlalchemy import event, select
 
-from helpers import CAPTCHA, HTMX, PASSWORD, csrf_token, finished, free_port, login
-from portal import accounts, secret_question
+from helpers import (
+    CAPTCHA,
+    EMAIL,
+    HTMX,
+    NAME,
+    PASSWORD,
+    ask,
+    client_from,
+    csrf_token,
+    free_port,
+    login,
+    make_user,
+    masked,
+    request_reminder,
+    snapshot,
+    text,
+)
 from portal.extensions import db
 from portal.models import AuthEvent, OutboxMessage
 
 ON_POSTGRES = os.environ.get("TEST_DATABASE_URL", "").startswith("postgres")
-NAME = "GOMA800101AB1"
 OTHER = "LOPJ750315XY2"
-EMAIL = "maria@example.com"
-CSRF = re.compile(r"[\w-]{20,}\.[\w-]{6}\.[\w-]{20,}")
-_addresses = itertools.count(1)
-
-
-def text(response):
-    return response.get_data(as_text=True)
-
-
-def make_users(app, *names):
-    with app.app_context():
-        for name in names or (NAME,):
-            accounts.create_user(name, PASSWORD, f"{name.lower()}@example.com" if name != NAME else EMAIL,
-                                 name="María Gómez", question=secret_question.QUESTIONS[0], answer="Verde")
-
-
-def snapshot(app):
-    with app.app_context():
-        return {table.name: db.session.scalar(select(func.count()).select_from(table))
-                for table in db.metadata.sorted_tables}
 
 
 # Redis unreachable
@@ -75,14 +68,12 @@ def test_flask_limiter_alone_would_answer_500_when_its_storage_is_unreachable():
 def test_the_limits_hold_in_memory_while_redis_is_unreachable(make_app, caplog):
     app = make_app(RATELIMIT_ENABLED=True, RATELIMIT_LOGIN="5/minute",
                    RATELIMIT_STORAGE_URI=f"redis://127.0.0.1:{free_port()}")
-    make_users(app)
-    attacker = app.test_client()
-    attacker.environ_base["REMOTE_ADDR"] = f"10.97.0.{next(_addresses)}"
+    make_user(app)
+    attacker = client_from(app)
     token = csrf_token(attacker)
     statuses = []
     for i in range(8):
-        response = finished(attacker.post("/entrar", headers=HTMX if i % 2 else {}, data={
-            "csrf_token": token, "username": f"XAXX0101010{i:02d}", "password": "x", "captcha": CAPTCHA}))
+        response = login(attacker, f"XAXX0101010{i:02d}", "x", CAPTCHA, htmx=i % 2 == 1, token=token)
         statuses.append(response.status_code)
         assert "Traceback" not in text(response)
     assert statuses == [200] * 5 + [429] * 3
@@ -130,15 +121,10 @@ def refusing_smtp(request):
     controller.stop()
 
 
-def request_reminder(client, username):
-    token = csrf_token(client)
-    finished(client.post("/recuperar", data={"csrf_token": token, "username": username}))
-    return finished(client.post("/recuperar/recordatorio", data={"csrf_token": token}))
-
-
 def test_a_refusing_smtp_server_changes_nothing_for_the_user_and_loses_no_mail(make_app, refusing_smtp, clock, caplog):
     app = make_app(MAIL_SERVER="127.0.0.1", MAIL_PORT=refusing_smtp.port)
-    make_users(app, NAME, OTHER)
+    make_user(app)
+    make_user(app, OTHER, email=f"{OTHER.lower()}@example.com")
     with caplog.at_level(logging.WARNING, logger="portal.mail"):
         refused = request_reminder(app.test_client(), NAME)
     with app.app_context():
@@ -150,7 +136,7 @@ def test_a_refusing_smtp_server_changes_nothing_for_the_user_and_loses_no_mail(m
     refusing_smtp.refusing = False
     accepted = request_reminder(app.test_client(), OTHER)
     assert refused.status_code == accepted.status_code == 200
-    assert CSRF.sub("T", text(refused).replace(NAME, "N")) == CSRF.sub("T", text(accepted).replace(OTHER, "N"))
+    assert masked(text(refused), NAME) == masked(text(accepted), OTHER)
     assert [m["To"] for m in refusing_smtp.wait_for(1)] == [f"{OTHER.lower()}@example.com"]
     clock.advance(minutes=2)  # the retry is due
     result = app.test_cli_runner().invoke(args=["outbox", "send"])
@@ -197,16 +183,14 @@ def outage_requests(app, signed, browser, token, checks, unreachable=True):
     for htmx in (False, True):
         headers = HTMX if htmx else {}
         start = time.perf_counter()
-        response = finished(browser.post("/entrar", headers=headers, data={
-            "csrf_token": token, "username": NAME, "password": PASSWORD}))
+        response = login(browser, NAME, PASSWORD, htmx=htmx, token=token)
         assert time.perf_counter() - start < 5
         assert_unavailable(response, htmx)
         if unreachable:
             assert_unavailable(signed.get("/inicio", headers=headers), htmx)
         else:  # SQLite's write-ahead log: pages that only read go on while a writer holds the lock
             assert signed.get("/inicio", headers=headers).status_code == 200
-        assert_unavailable(finished(browser.post("/recuperar", headers=headers,
-                                                 data={"csrf_token": token, "username": NAME})), htmx)
+        assert_unavailable(ask(browser, htmx=htmx, token=token), htmx)
     assert checks == []
     if unreachable:  # (a lock is not an outage: /healthz's SELECT 1 reads no table, and passes)
         health = app.test_client().get("/healthz")
@@ -216,7 +200,7 @@ def outage_requests(app, signed, browser, token, checks, unreachable=True):
 def after_the_outage(app, signed, browser, token, before, caplog):
     assert snapshot(app) == before  # nothing half-written
     assert signed.get("/inicio").status_code == 200  # the signed-in session survived
-    response = finished(browser.post("/entrar", data={"csrf_token": token, "username": NAME, "password": PASSWORD}))
+    response = login(browser, NAME, PASSWORD, token=token)
     assert response.status_code == 303
     with app.app_context():
         logins = db.session.scalars(select(AuthEvent.outcome).where(AuthEvent.kind == "login")).all()
@@ -230,14 +214,14 @@ def after_the_outage(app, signed, browser, token, before, caplog):
 
 
 def prepared(app):
-    make_users(app)
+    make_user(app)
     signed = app.test_client()
     assert login(signed, NAME, PASSWORD).status_code == 303
     browser = app.test_client()
     token = csrf_token(browser)
     asking = app.test_client()
     ask_token = csrf_token(asking)
-    finished(asking.post("/recuperar", data={"csrf_token": ask_token, "username": NAME}))
+    ask(asking, token=ask_token)
     # a reminder whose e-mail is still waiting when the database goes away (not flushed yet)
     pending = asking.post("/recuperar/recordatorio", data={"csrf_token": ask_token})
     assert pending.status_code == 200

@@ -38,18 +38,29 @@ from urllib.parse import quote, quote_from_bytes
 import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
-from sqlalchemy import func, select
+from sqlalchemy import select
 from werkzeug.datastructures import MultiDict
 
-from helpers import CAPTCHA, HTMX, PASSWORD, csrf_token, finished
-from portal import accounts, password_change, secret_question
+from helpers import (
+    CAPTCHA,
+    EMAIL,
+    HTMX,
+    NAME,
+    PASSWORD,
+    UNKNOWN,
+    ask,
+    csrf_token,
+    finished,
+    login,
+    make_user,
+    snapshot,
+    text,
+)
+from portal import password_change
 from portal.extensions import db
 from portal.models import CodedLink, OutboxMessage, User
 
 ON_POSTGRES = os.environ.get("TEST_DATABASE_URL", "").startswith("postgres")
-NAME = "GOMA800101AB1"
-ANSWER = "Verde"
-EMAIL = "maria@example.com"
 GOOD_PASSWORD = "Nueva.Clave.2027"
 
 FUZZ = settings(max_examples=60, deadline=None, database=None,
@@ -74,19 +85,9 @@ RAW_VALUE = st.binary(max_size=60)
 ENCODING = st.sampled_from(["urlencoded", "multipart", "raw-bytes", "percent-bytes"])
 
 
-def text(response):
-    return response.get_data(as_text=True)
+# The database, before and after: the row counts, and these tables' rows as they are
 
-
-# The database, before and after
-
-def snapshot(app):
-    with app.app_context():
-        counts = {table.name: db.session.scalar(select(func.count()).select_from(table))
-                  for table in db.metadata.sorted_tables}
-        rows = {model.__tablename__: sorted(map(tuple, db.session.execute(select(model.__table__)).all()), key=repr)
-                for model in (User, CodedLink, OutboxMessage)}
-    return counts, rows
+WATCHED = (User, CodedLink, OutboxMessage)
 
 
 def changes(before, after):
@@ -144,9 +145,7 @@ def fields_strategy(names):
 def fuzz_app(make_app):
     """Exceptions become answers, as in production (the test client would raise them)."""
     app = make_app(PROPAGATE_EXCEPTIONS=False)
-    with app.app_context():
-        accounts.create_user(NAME, PASSWORD, EMAIL, name="María Gómez",
-                             question=secret_question.QUESTIONS[0], answer=ANSWER)
+    make_user(app)
     return app
 
 
@@ -164,10 +163,10 @@ def test_login_survives_any_input_and_a_refusal_only_counts_the_attempt(fuzz_app
     raw = {**raw, "username": clean_for_postgres(raw.get("username", b""), "\x00")}
     client = fuzz_app.test_client()
     token = csrf_token(client)
-    before = snapshot(fuzz_app)
+    before = snapshot(fuzz_app, *WATCHED)
     response = send(client, "/entrar", token, fields, encoding, raw, htmx)
     assert_sound(response)
-    after = snapshot(fuzz_app)
+    after = snapshot(fuzz_app, *WATCHED)
     if response.status_code == 303 or "HX-Redirect" in response.headers:
         return  # signed in: the fuzz found the right password
     delta = changes(before, after)
@@ -190,10 +189,10 @@ def test_recovery_user_name_survives_any_input(fuzz_app, drawn):
     fields, raw, encoding, htmx = drawn
     client = fuzz_app.test_client()
     token = csrf_token(client)
-    before = snapshot(fuzz_app)
+    before = snapshot(fuzz_app, *WATCHED)
     response = send(client, "/recuperar", token, fields, encoding, raw, htmx)
     assert_sound(response)
-    after = snapshot(fuzz_app)
+    after = snapshot(fuzz_app, *WATCHED)
     if 'id="secret-question-step"' in text(response):
         assert changes(before, after) == {"auth_events": 1}
     else:
@@ -211,11 +210,11 @@ def test_secret_answer_survives_any_input(fuzz_app, drawn):
     fields, raw, encoding, htmx = drawn
     client = fuzz_app.test_client()
     token = csrf_token(client)
-    finished(client.post("/recuperar", data={"csrf_token": token, "username": NAME}))
-    before = snapshot(fuzz_app)
+    ask(client, token=token)
+    before = snapshot(fuzz_app, *WATCHED)
     response = send(client, "/recuperar/respuesta", token, fields, encoding, raw, htmx)
     assert_sound(response)
-    after = snapshot(fuzz_app)
+    after = snapshot(fuzz_app, *WATCHED)
     if 'id="change-password-step"' in text(response):
         return  # the fuzz typed the answer
     delta = changes(before, after)
@@ -245,10 +244,10 @@ def test_password_checklist_survives_any_input_and_changes_nothing(fuzz_app, dra
     client = fuzz_app.test_client()
     token = csrf_token(client)
     with_proof(fuzz_app, client)
-    before = snapshot(fuzz_app)
+    before = snapshot(fuzz_app, *WATCHED)
     response = send(client, "/cambiar-contrasena/requisitos", token, fields, encoding, raw, htmx)
     assert_sound(response)
-    assert snapshot(fuzz_app) == before
+    assert snapshot(fuzz_app, *WATCHED) == before
 
 
 @settings(FUZZ, max_examples=150)
@@ -268,12 +267,12 @@ def test_change_password_survives_any_input_and_a_refusal_changes_nothing(fuzz_a
     client = fuzz_app.test_client()
     token = csrf_token(client)
     with_proof(fuzz_app, client)
-    before = snapshot(fuzz_app)
+    before = snapshot(fuzz_app, *WATCHED)
     response = send(client, "/cambiar-contrasena", token, fields, encoding, raw, htmx)
     assert_sound(response)
     if response.status_code == 303 or "HX-Redirect" in response.headers:
         return  # accepted: a change was saved
-    assert snapshot(fuzz_app) == before
+    assert snapshot(fuzz_app, *WATCHED) == before
 
 
 # Garbage fields on the routes without fields of their own
@@ -284,11 +283,11 @@ def test_routes_without_fields_ignore_garbage(fuzz_app, drawn, path):
     fields, raw, encoding, htmx = drawn
     client = fuzz_app.test_client()
     token = csrf_token(client)
-    finished(client.post("/recuperar", data={"csrf_token": token, "username": "XAXX010101000"}))
-    before = snapshot(fuzz_app)
+    ask(client, UNKNOWN, token=token)
+    before = snapshot(fuzz_app, *WATCHED)
     response = send(client, path, token, fields, encoding, raw, htmx)
     assert_sound(response)
-    after = snapshot(fuzz_app)
+    after = snapshot(fuzz_app, *WATCHED)
     assert set(changes(before, after)) <= {"auth_events"} and after[1] == before[1]
 
 
@@ -311,10 +310,10 @@ def test_query_fields_survive_any_input(fuzz_app, path, query, htmx):
     client = fuzz_app.test_client()
     string = "&".join(quote(name) + "=" + (quote_from_bytes(value) if isinstance(value, bytes) else quote(value))
                       for name, value in query)
-    before = snapshot(fuzz_app)
+    before = snapshot(fuzz_app, *WATCHED)
     response = client.get(f"{path}?{string}", headers=HTMX if htmx else {})
     assert_sound(response)
-    after = snapshot(fuzz_app)
+    after = snapshot(fuzz_app, *WATCHED)
     assert set(changes(before, after)) <= {"auth_events", "captcha_challenges"}, changes(before, after)
     assert after[1] == before[1]
     assert b"<script>alert(1)" not in response.get_data()
@@ -339,7 +338,7 @@ FORM_ROUTES = [("/entrar", "username"), ("/recuperar", "username"), ("/recuperar
 def wrong_type_request(fuzz_app, path, field, kind):
     client = fuzz_app.test_client()
     token = csrf_token(client)
-    finished(client.post("/recuperar", data={"csrf_token": token, "username": NAME}))
+    ask(client, token=token)
     with_proof(fuzz_app, client)
     form = {"username": NAME, "password": "x", "answer": "Rojo", "new_password": GOOD_PASSWORD,
             "confirm_password": GOOD_PASSWORD, "email": EMAIL}
@@ -380,8 +379,7 @@ def test_json_bodies_of_any_shape_are_refused_not_a_500(fuzz_app, value, route):
 def test_nul_in_the_user_name_gets_the_login_error_not_a_5xx(fuzz_app):
     client = fuzz_app.test_client()
     token = csrf_token(client)
-    response = finished(client.post("/entrar", data={"csrf_token": token, "username": "GOMA\x00800101AB1",
-                                                     "password": PASSWORD}))
+    response = login(client, "GOMA\x00800101AB1", PASSWORD, token=token)
     assert response.status_code == 200 and 'data-error="invalid"' in text(response)
 
 
@@ -396,20 +394,20 @@ def test_an_e_mail_with_control_characters_is_refused(fuzz_app, email):
     client = fuzz_app.test_client()
     token = csrf_token(client)
     with_proof(fuzz_app, client)
-    before = snapshot(fuzz_app)
+    before = snapshot(fuzz_app, *WATCHED)
     response = finished(client.post("/cambiar-contrasena", data={
         "csrf_token": token, "new_password": GOOD_PASSWORD, "confirm_password": GOOD_PASSWORD, "email": email}))
     assert response.status_code == 200 and "correo electrónico válido" in text(response)
-    assert snapshot(fuzz_app) == before
+    assert snapshot(fuzz_app, *WATCHED) == before
 
 
 def test_a_body_past_the_limit_is_refused_with_a_page_and_nothing_changes(fuzz_app):
     client = fuzz_app.test_client()
     token = csrf_token(client)
-    before = snapshot(fuzz_app)
-    response = finished(client.post("/entrar", data={"csrf_token": token, "username": NAME, "password": "x" * 70_000}))
+    before = snapshot(fuzz_app, *WATCHED)
+    response = login(client, NAME, "x" * 70_000, token=token)
     assert response.status_code == 413 and "Datos demasiado grandes" in text(response)
-    assert snapshot(fuzz_app) == before
+    assert snapshot(fuzz_app, *WATCHED) == before
 
 
 def test_a_body_that_is_not_utf_8_is_refused_as_an_expired_page(fuzz_app):
@@ -417,11 +415,11 @@ def test_a_body_that_is_not_utf_8_is_refused_as_an_expired_page(fuzz_app):
     "the page expired" and nothing happens."""
     client = fuzz_app.test_client()
     token = csrf_token(client)
-    before = snapshot(fuzz_app)
+    before = snapshot(fuzz_app, *WATCHED)
     response = finished(client.post("/entrar", data=b"csrf_token=" + token.encode() + b"&username=\xff&password=x",
                                     content_type="application/x-www-form-urlencoded"))
     assert response.status_code == 400 and 'id="session-expired"' in text(response)
-    assert snapshot(fuzz_app) == before
+    assert snapshot(fuzz_app, *WATCHED) == before
 
 
 def test_tracebacks_never_reach_the_client(fuzz_app, monkeypatch):
@@ -431,8 +429,7 @@ def test_tracebacks_never_reach_the_client(fuzz_app, monkeypatch):
     monkeypatch.setattr(module, "authenticate", lambda *a, **k: 1 / 0)
     client = fuzz_app.test_client()
     token = csrf_token(client)
-    response = finished(client.post("/entrar", data={"csrf_token": token, "username": NAME, "password": "x",
-                                                     "captcha": CAPTCHA}))
+    response = login(client, NAME, "x", CAPTCHA, token=token)
     assert response.status_code == 500 and "Algo salió mal" in text(response)
     assert "ZeroDivisionError" not in text(response) and "Traceback" not in text(response)
     assert re.search(r"portal/|\.py", text(response)) is None

@@ -13,90 +13,54 @@
 import hashlib
 import itertools
 import re
-from email import message_from_bytes, policy
-from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
 from flask import url_for
 from itsdangerous import URLSafeTimedSerializer
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from config import TestConfig
-from helpers import CAPTCHA, HTMX, PASSWORD, csrf_token, finished, login
-from portal import accounts, captcha, coded_link, secret_question
+from helpers import (
+    ANSWER,
+    BASE_URL,
+    CAPTCHA,
+    EMAIL,
+    HTMX,
+    NAME,
+    NEW_PASSWORD,
+    PASSWORD,
+    WRONG,
+    client_from,
+    code_of,
+    csrf_token,
+    finished,
+    login,
+    make_user,
+    open_link,
+    post,
+    prove_by_answer,
+    reminder_link,
+    save,
+    snapshot,
+    text,
+    written,
+)
+from portal import captcha, coded_link
 from portal.extensions import db
 from portal.models import AuthEvent, CodedLink, User
 
-NAME = "GOMA800101AB1"
-EMAIL = "maria@example.com"
-ANSWER = "Verde"
-NEW_PASSWORD = "Nueva.Clave.2027"
-BASE_URL = TestConfig.PUBLIC_BASE_URL
 COOKIE = TestConfig.SESSION_COOKIE_NAME
-LINK = re.compile(r"https?://[^\s\"'<>]+/request/codedAccess\?code=([\w-]+)")
 EVIL = "evil.example"
-_addresses = itertools.count(1)
-
-
-def text(response):
-    return response.get_data(as_text=True)
 
 
 @pytest.fixture
 def account(app):
-    with app.app_context():
-        accounts.create_user(NAME, PASSWORD, EMAIL, name="María Gómez",
-                             question=secret_question.QUESTIONS[0], answer=ANSWER)
-    return NAME
-
-
-def token_for(client, headers=None):
-    """The CSRF token, read with the same headers the next request will carry (the test
-    client keeps cookies per host, so a forged Host needs its own session)."""
-    page = text(client.get("/recuperar", headers=headers or {}))
-    return re.search(r'"X-CSRFToken": "([^"]+)"', page).group(1)
-
-
-def post(client, path, data=None, headers=None, token=None):
-    form = {"csrf_token": token or token_for(client, headers), **(data or {})}
-    return finished(client.post(path, data=form, headers=headers or {}))
-
-
-def ask(client, username=NAME, headers=None):
-    return post(client, "/recuperar", {"username": username}, headers)
-
-
-def prove_by_answer(client):
-    ask(client)
-    return post(client, "/recuperar/respuesta", {"answer": ANSWER})
-
-
-def save(client, password=NEW_PASSWORD):
-    return post(client, "/cambiar-contrasena",
-                {"new_password": password, "confirm_password": password, "email": EMAIL})
-
-
-def mails(app):
-    """Every message the portal wrote to its outbox folder (no MAIL_SERVER in the tests)."""
-    folder = Path(app.instance_path) / "outbox"
-    files = sorted(folder.glob("*.eml"), key=lambda path: int(path.stem.rsplit("-", 1)[1])) if folder.exists() else []
-    return [message_from_bytes(path.read_bytes(), policy=policy.default) for path in files]
+    return make_user(app)
 
 
 def body_of(message):
     return message.get_body(("plain",)).get_content() + message.get_body(("html",)).get_content()
-
-
-def reminder_link(app, headers=None):
-    client = app.test_client()
-    ask(client, headers=headers)
-    post(client, "/recuperar/recordatorio", headers=headers)
-    return LINK.search(body_of(mails(app)[-1])).group(0)
-
-
-def open_link(client, link, **kwargs):
-    return client.get(link.removeprefix(BASE_URL), **kwargs)
 
 
 def has_proof(client):
@@ -141,7 +105,7 @@ def tampered_codes(code):
 
 def test_a_tampered_link_opens_nothing(app, account):
     link = reminder_link(app)
-    code = LINK.search(link).group(1)
+    code = code_of(link)
     for tampered in tampered_codes(code):
         client = app.test_client()
         response = client.get("/request/codedAccess?code=" + tampered)
@@ -187,7 +151,7 @@ def test_link_codes_are_long_random_and_kept_only_as_hashes(app, account):
     """256 random bits per code (secrets.token_urlsafe(32)); the database holds a SHA-256."""
     with app.app_context():
         user = db.session.scalar(select(User))
-        codes = [LINK.search(coded_link.issue(user)).group(1) for _ in range(20)]
+        codes = [code_of(coded_link.issue(user)) for _ in range(20)]
         db.session.commit()
         stored = db.session.scalars(select(CodedLink.code_hash)).all()
     assert len(set(codes)) == 20 and all(re.fullmatch(r"[\w-]{43}", code) for code in codes)
@@ -197,15 +161,14 @@ def test_link_codes_are_long_random_and_kept_only_as_hashes(app, account):
 
 def test_guessing_codes_meets_the_rate_limit(make_app):
     app = make_app(RATELIMIT_ENABLED=True, RATELIMIT_RECOVERY="5/minute")
-    guesser = app.test_client()
-    guesser.environ_base["REMOTE_ADDR"] = f"10.99.0.{next(_addresses)}"
+    guesser = client_from(app)
     statuses = [guesser.get(f"/request/codedAccess?code=guess{i}").status_code for i in range(8)]
     assert statuses == [303] * 5 + [429] * 3
 
 
 def test_the_code_leaves_the_address_bar_and_no_referer_carries_it(app, account):
     link = reminder_link(app)
-    code = LINK.search(link).group(1)
+    code = code_of(link)
     client = app.test_client()
     response = open_link(client, link)
     assert code not in response.headers["Location"] and response.headers["Referrer-Policy"] == "no-referrer"
@@ -405,15 +368,6 @@ def post_routes(app):
         return sorted(url_for(rule.endpoint) for rule in app.url_map.iter_rules() if "POST" in rule.methods)
 
 
-def snapshot(app):
-    """Row counts of every table, and the accounts as they are."""
-    with app.app_context():
-        counts = {table.name: db.session.scalar(select(func.count()).select_from(table))
-                  for table in db.metadata.sorted_tables}
-        users = [tuple(row) for row in db.session.execute(select(User.__table__)).all()]
-    return counts, users
-
-
 @pytest.mark.parametrize("htmx", [False, True], ids=["plain", "htmx"])
 def test_every_post_route_refuses_a_missing_or_foreign_csrf_token(app, account, htmx):
     """The victim is signed in and holds a recovery proof, so every route would act; a forged
@@ -430,7 +384,7 @@ def test_every_post_route_refuses_a_missing_or_foreign_csrf_token(app, account, 
             "confirm_password": "Atacante.2027", "email": "attacker@evil.example"}
     forgeries = [({}, {}), ({"csrf_token": foreign}, {}), ({}, {"X-CSRFToken": foreign}),
                  ({"csrf_token": "garbage"}, {}), ({"csrf_token": ""}, {"X-CSRFToken": ""})]
-    before = snapshot(app)
+    before = snapshot(app, User)
     for route in routes:
         for token_field, token_header in forgeries:
             response = finished(victim.post(route, data={**form, **token_field},
@@ -442,7 +396,7 @@ def test_every_post_route_refuses_a_missing_or_foreign_csrf_token(app, account, 
                 assert body.lstrip().startswith('<div id="session-expired"'), route
             else:
                 assert body.lstrip().startswith("<!doctype html>"), route
-    assert snapshot(app) == before
+    assert snapshot(app, User) == before
     assert signed_in(victim) and has_proof(victim)
 
 
@@ -452,7 +406,7 @@ def test_a_token_from_before_sign_out_is_refused(app, account):
     login(client, NAME, PASSWORD)
     old = csrf_token(client, "/inicio")
     post(client, "/salir", token=old)
-    response = finished(client.post("/entrar", data={"csrf_token": old, "username": NAME, "password": PASSWORD}))
+    response = login(client, NAME, PASSWORD, token=old)
     assert response.status_code == 400 and 'id="session-expired"' in text(response)
     assert not signed_in(client)
 
@@ -481,8 +435,7 @@ def test_no_answer_can_be_framed(app, account, state):
 
 def test_rate_limited_answers_cannot_be_framed(make_app):
     app = make_app(RATELIMIT_ENABLED=True, RATELIMIT_CAPTCHA="1/minute")
-    client = app.test_client()
-    client.environ_base["REMOTE_ADDR"] = f"10.98.0.{next(_addresses)}"
+    client = client_from(app)
     client.get("/captcha/nuevo")
     limited = client.get("/captcha/nuevo")
     assert limited.status_code == 429
@@ -498,23 +451,20 @@ FORGED = {"Host": EVIL, "X-Forwarded-Host": EVIL, "X-Forwarded-Server": EVIL, "X
 @pytest.mark.parametrize("proxies", [0, 1])
 def test_e_mailed_links_ignore_forged_host_headers(make_app, proxies):
     app = make_app(TRUSTED_PROXIES=proxies)
-    with app.app_context():
-        accounts.create_user(NAME, PASSWORD, EMAIL, name="María Gómez",
-                             question=secret_question.QUESTIONS[0], answer=ANSWER)
+    make_user(app)
     link = reminder_link(app, headers={**FORGED, "X-Forwarded-For": "203.0.113.7"})
     assert link.startswith(BASE_URL + "/request/codedAccess?code=")
     attacker = app.test_client()
-    token = token_for(attacker, FORGED)
+    token = csrf_token(attacker, "/recuperar", FORGED)
     for _ in range(5):  # five failures with forged headers: the lock notice
-        finished(attacker.post("/entrar", headers=FORGED, data={
-            "csrf_token": token, "username": NAME, "password": "Equivocada.1", "captcha": CAPTCHA}))
+        login(attacker, NAME, WRONG, CAPTCHA, token=token, headers=FORGED)
     proof = app.test_client()
     post(proof, "/recuperar", {"username": NAME}, headers=FORGED)
     post(proof, "/recuperar/respuesta", {"answer": ANSWER}, headers=FORGED)
     saved = post(proof, "/cambiar-contrasena", {"new_password": NEW_PASSWORD, "confirm_password": NEW_PASSWORD,
                                                 "email": EMAIL}, headers=FORGED)
     assert saved.headers["Location"] == "/inicio"
-    messages = mails(app)
+    messages = written(app)
     assert len(messages) == 3  # reminder, lock notice, password changed
     for message in messages:
         assert EVIL not in body_of(message)
@@ -552,8 +502,7 @@ def test_sign_in_events_record_the_peer_not_a_forged_header(app, account):
     client = app.test_client()
     client.environ_base["REMOTE_ADDR"] = "198.51.100.20"
     token = csrf_token(client)
-    finished(client.post("/entrar", headers={"X-Forwarded-For": "1.2.3.4", "X-Real-IP": "1.2.3.4"},
-                         data={"csrf_token": token, "username": NAME, "password": PASSWORD, "captcha": CAPTCHA}))
+    login(client, NAME, PASSWORD, CAPTCHA, token=token, headers={"X-Forwarded-For": "1.2.3.4", "X-Real-IP": "1.2.3.4"})
     with app.app_context():
         logins = select(AuthEvent.client_ip).where(AuthEvent.kind == "login")
         assert set(db.session.scalars(logins)) == {"198.51.100.20"}

@@ -1,20 +1,14 @@
 """The failure lock, the inactivity lock, and the lock notice e-mail."""
-import re
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from email import message_from_bytes, policy
 
-from helpers import CAPTCHA, HTMX, PASSWORD, csrf_token, fail, login, shown_challenge
-from portal import accounts, passwords
+from helpers import CAPTCHA, HTMX, PASSWORD, csrf_token, fail, login, make_user, masked, shown_challenge
+from portal import passwords
 from portal.extensions import db
 from portal.models import AuthEvent, LoginThrottle, OutboxMessage, User
 
 LOCK_TEXT = "superó el número máximo de intentos"
-
-
-def masked(body):
-    body = re.sub(r"[\w-]{20,}\.[\w-]{6}\.[\w-]{20,}", "TOKEN", body)
-    return re.sub(r"/captcha/[A-Za-z0-9_-]+\.", "/captcha/ID.", body)
 
 
 def test_lock_at_exactly_the_maximum(client, user):
@@ -136,12 +130,17 @@ def test_concurrent_wrong_attempts_never_exceed_the_maximum(app, user, checks):
         assert evaluated == 5
 
 
-def test_inactivity_lock_only_with_the_right_password(app, client, clock):
+def supplier(app, clock, days):
+    """PRV.SIN010203AB4, an account made long ago, whose last sign-in was `days` ago."""
+    make_user(app, "PRV.SIN010203AB4", email="s@example.com", display_name="", question=None,
+              last_login=clock() - timedelta(days=days))
     with app.app_context():
-        accounts.create_user("PRV.SIN010203AB4", PASSWORD, "s@example.com",
-                             last_login=clock() - timedelta(days=184))
         db.session.get(User, 1).created_at = clock() - timedelta(days=400)
         db.session.commit()
+
+
+def test_inactivity_lock_only_with_the_right_password(app, client, clock):
+    supplier(app, clock, days=184)
     wrong = login(client, "PRV.SIN010203AB4", "Equivocada.1").get_data(as_text=True)
     assert "La combinación de usuario y contraseña no es correcta." in wrong and "bloqueada" not in wrong
     right = login(client, "PRV.SIN010203AB4", PASSWORD, captcha=CAPTCHA)
@@ -153,18 +152,15 @@ def test_inactivity_lock_only_with_the_right_password(app, client, clock):
 
 
 def test_inactivity_lock_for_htmx_comes_with_the_captcha(app, client, clock):
-    with app.app_context():
-        accounts.create_user("PRV.SIN010203AB4", PASSWORD, "s@example.com", last_login=clock() - timedelta(days=200))
-        db.session.get(User, 1).created_at = clock() - timedelta(days=400)
-        db.session.commit()
+    supplier(app, clock, days=200)
     body = login(client, "PRV.SIN010203AB4", PASSWORD, htmx=True).get_data(as_text=True)
     assert body.lstrip().startswith('<div id="account-blocked"')
     assert 'hx-swap-oob="innerHTML"' in body and 'id="captcha"' in body
 
 
 def test_recent_sign_in_is_not_inactive(app, client, clock):
-    with app.app_context():
-        accounts.create_user("PRV.SIN010203AB4", PASSWORD, "s@example.com", last_login=clock() - timedelta(days=182))
+    make_user(app, "PRV.SIN010203AB4", email="s@example.com", display_name="", question=None,
+              last_login=clock() - timedelta(days=182))
     assert login(client, "PRV.SIN010203AB4", PASSWORD).status_code == 303
 
 
@@ -178,8 +174,7 @@ def test_disabled_account_is_refused_with_the_right_password(app, client, user):
 
 def test_lock_notice_reaches_a_real_smtp_server(make_app, smtp):
     app = make_app(MAIL_SERVER="127.0.0.1", MAIL_PORT=smtp.port)
-    with app.app_context():
-        accounts.create_user("GOMA800101AB1", PASSWORD, "maria@example.com", name="María Gómez")
+    make_user(app, question=None)
     client = app.test_client()
     client.environ_base["REMOTE_ADDR"] = "203.0.113.5"
     fail(client, "GOMA800101AB1", times=5)
@@ -218,8 +213,7 @@ def test_smtp_down_keeps_the_notice_for_later(make_app):
     from helpers import free_port
 
     app = make_app(MAIL_SERVER="127.0.0.1", MAIL_PORT=free_port())
-    with app.app_context():
-        accounts.create_user("GOMA800101AB1", PASSWORD, "maria@example.com")
+    make_user(app, display_name="", question=None)
     body = fail(app.test_client(), "GOMA800101AB1", times=5).get_data(as_text=True)
     assert LOCK_TEXT in body
     with app.app_context():

@@ -6,24 +6,15 @@ from email import message_from_bytes, policy
 
 from aiosmtpd.controller import Controller
 
-from helpers import CAPTCHA, PASSWORD, Inbox, csrf_token, fail, finished, free_port, login
-from portal import accounts
+from helpers import CAPTCHA, PASSWORD, QUESTION, Inbox, fail, finished, free_port, login, make_user, request_reminder
 from portal.extensions import db
 from portal.models import AuthEvent, OutboxMessage, User
-
-
-def request_reminder(client, username):
-    token = csrf_token(client)
-    finished(client.post("/recuperar", data={"csrf_token": token, "username": username}))
-    return finished(client.post("/recuperar/recordatorio", data={"csrf_token": token}))
 
 
 def test_mail_is_kept_while_smtp_is_down_and_leaves_with_outbox_send(make_app, clock):
     port = free_port()
     app = make_app(MAIL_SERVER="127.0.0.1", MAIL_PORT=port)
-    with app.app_context():
-        accounts.create_user("GOMA800101AB1", PASSWORD, "maria@example.com",
-                             question="¿Cuál es su platillo favorito?", answer="Verde")
+    make_user(app, display_name="", question=QUESTION)
     known = request_reminder(app.test_client(), "GOMA800101AB1")
     unknown = request_reminder(app.test_client(), "XAXX010101000")
     assert known.status_code == unknown.status_code == 200
@@ -51,9 +42,7 @@ def test_later_requests_retry_what_could_not_be_sent(make_app, clock, smtp, monk
     from portal import mail
 
     app = make_app(MAIL_SERVER="127.0.0.1", MAIL_PORT=free_port())
-    with app.app_context():
-        accounts.create_user("GOMA800101AB1", PASSWORD, "maria@example.com",
-                             question="¿Cuál es su platillo favorito?", answer="Verde")
+    make_user(app, display_name="", question=QUESTION)
     request_reminder(app.test_client(), "GOMA800101AB1")
     app.config["MAIL_PORT"] = smtp.port  # the SMTP server is back
     app.extensions["mail"].port = smtp.port

@@ -4,7 +4,7 @@ import time
 import pytest
 
 from config import Config, TestConfig
-from helpers import CAPTCHA, HTMX, PASSWORD, csrf_token, fail, finished, login
+from helpers import CAPTCHA, HTMX, PASSWORD, csrf_token, fail, login
 from portal import create_app
 from portal.extensions import db, limiter
 from portal.models import AuthEvent, User
@@ -196,8 +196,7 @@ def test_forwarded_for_is_used_behind_a_trusted_proxy(make_app):
 
 
 def login_from(client, token, address):
-    data = {"csrf_token": token, "username": "XAXX010101000", "password": "x", "captcha": CAPTCHA}
-    return finished(client.post("/entrar", data=data, headers={"X-Forwarded-For": address}))
+    return login(client, "XAXX010101000", "x", CAPTCHA, token=token, headers={"X-Forwarded-For": address})
 
 
 def test_unreachable_rate_limit_storage_falls_back_to_memory(make_app):

@@ -1,22 +1,16 @@
 """Signing in: success, the one error box, CAPTCHA, canonical names, long passwords."""
-import re
 
 import bcrypt
 import pytest
 from flask import json
 from itsdangerous import base64_decode
 
-from helpers import CAPTCHA, HTMX, PASSWORD, csrf_token, fail, finished, login, shown_challenge
-from portal import accounts, passwords
+from helpers import CAPTCHA, HTMX, PASSWORD, csrf_token, fail, login, make_user, masked, shown_challenge
+from portal import passwords
 from portal.extensions import db
 from portal.models import AuthEvent, User
 
 ERROR_TEXT = "La combinación de usuario y contraseña no es correcta."
-
-
-def masked(body):
-    body = re.sub(r'[\w-]{20,}\.[\w-]{6}\.[\w-]{20,}', "TOKEN", body)  # CSRF tokens
-    return re.sub(r"/captcha/[A-Za-z0-9_-]+\.", "/captcha/ID.", body)
 
 
 def test_right_password_signs_in_and_lands_home(client, user):
@@ -61,12 +55,9 @@ def test_unknown_user_and_wrong_password_get_the_same_answer(app, client, user):
     assert masked(wrong.get_data(as_text=True)) == masked(same_name)
 
 
-def test_unknown_user_costs_a_hash_check_like_a_known_one(client, user, monkeypatch):
-    calls = []
-    real = bcrypt.checkpw
-    monkeypatch.setattr(bcrypt, "checkpw", lambda *a: calls.append(1) or real(*a))
+def test_unknown_user_costs_a_hash_check_like_a_known_one(client, user, checks):
     login(client, "XAXX010101000", "Equivocada.1")
-    assert calls == [1]
+    assert checks == [1]
 
 
 def test_error_box_for_htmx_with_the_captcha_out_of_band(client, user):
@@ -139,9 +130,7 @@ def test_the_refreshed_challenge_is_the_one_answered_and_only_once(client, user)
     shown = shown_challenge(client.get("/captcha/nuevo", headers=HTMX))
 
     def submit(password, challenge):
-        data = {"csrf_token": token, "username": "GOMA800101AB1", "password": password,
-                "captcha": CAPTCHA, "captcha_id": challenge}
-        return finished(client.post("/entrar", data=data, headers=HTMX))
+        return login(client, "GOMA800101AB1", password, CAPTCHA, htmx=True, token=token, captcha_id=challenge)
 
     assert "escriba también" not in submit("Equivocada.2", shown).get_data(as_text=True)  # solved, wrong password
     assert "escriba también" in submit(PASSWORD, shown).get_data(as_text=True)  # spent: not twice
@@ -212,8 +201,7 @@ def test_unknown_captcha_is_not_found(client):
 ])
 def test_long_unicode_passwords_work(app, client, password):
     assert len(password) >= 100
-    with app.app_context():
-        accounts.create_user("LOPJ750315XY2", password, "juan@example.com")
+    make_user(app, "LOPJ750315XY2", password, email="juan@example.com", display_name="", question=None)
     assert login(client, "LOPJ750315XY2", password).status_code == 303
     # Past bcrypt's 72 bytes, a password sharing the first 72 bytes is still wrong.
     other = app.test_client()
@@ -223,8 +211,7 @@ def test_long_unicode_passwords_work(app, client, password):
 def test_password_of_200_bytes_is_accepted(app, client):
     password = "Ñ" * 100
     assert len(password.encode()) == 200
-    with app.app_context():
-        accounts.create_user("LOPJ750315XY2", password, "juan@example.com")
+    make_user(app, "LOPJ750315XY2", password, email="juan@example.com", display_name="", question=None)
     assert login(client, "LOPJ750315XY2", password).status_code == 303
 
 
