@@ -14,7 +14,7 @@ from . import accounts, clock, usernames
 from .extensions import db
 
 COLUMNS = ("username", "name", "email", "password_hash", "temporary_password", "question", "answer", "last_login")
-LEGACY_HASH = re.compile(r"^\$2[aby]\$\d\d\$[./A-Za-z0-9]{53}$")
+LEGACY_HASH = re.compile(r"^\$2[aby]\$[0-9]{2}\$[./A-Za-z0-9]{53}$")
 
 
 class BadHeader(ValueError):

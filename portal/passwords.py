@@ -15,7 +15,7 @@ import bcrypt
 from flask import current_app
 
 SCHEME = "$hmac-sha384$"
-_BCRYPT_COST = re.compile(r"^\$2[aby]\$(\d\d)\$")
+_BCRYPT_COST = re.compile(r"^\$2[aby]\$([0-9]{2})\$")
 _PEPPER_DEFAULT = b"e-factura-acceso/password/v1"
 
 

@@ -8,7 +8,7 @@ from datetime import date
 # Prefix as written canonically; matched case-insensitively.
 PREFIXES = {"ct.": "CT.", "usr.": "usr.", "prv.": "PRV."}
 KINDS = {"": "customer", "CT.": "employee", "usr.": "free", "PRV.": "supplier"}
-_RFC = re.compile(r"^([A-ZÑ&]{3,4})(\d{2})(\d{2})(\d{2})([A-Z0-9]{3})$")
+_RFC = re.compile(r"^([A-ZÑ&]{3,4})([0-9]{2})([0-9]{2})([0-9]{2})([A-Z0-9]{3})$")  # ASCII digits only
 _DROPPED = re.compile(r"[\s\-]+")
 MAX_LENGTH = 64
 
@@ -95,7 +95,7 @@ def _why_not_an_rfc(typed):
         return (f"El RFC tiene 12 caracteres (empresas) o 13 (personas físicas); "
                 f"el que escribió tiene {len(rfc)}.")
     letters = len(rfc) - 9
-    if not re.fullmatch(r"[A-ZÑ&]+", rfc[:letters]) or not rfc[letters:letters + 6].isdigit():
+    if not re.fullmatch(r"[A-ZÑ&]+", rfc[:letters]) or not re.fullmatch(r"[0-9]{6}", rfc[letters:letters + 6]):
         return ("El RFC empieza con 3 letras (empresas) o 4 (personas físicas), sigue con la fecha "
                 "en 6 dígitos (AAMMDD) y termina con la homoclave de 3 caracteres.")
     if not re.fullmatch(r"[A-Z0-9]{3}", rfc[-3:]):

@@ -108,6 +108,14 @@ def test_import_again_rejects_existing_users_and_dry_run_writes_nothing(app, run
     assert "rechazada: el usuario ya existe en el portal" in again.output
 
 
+def test_import_refuses_a_hash_whose_cost_is_not_in_ascii_digits(runner, tmp_path):
+    """Such a hash would be stored and then break the sign-in (bcrypt refuses it)."""
+    arabic_cost = "$2b$\u0661\u0662$" + "C" * 53
+    path = write_csv(tmp_path, f"username,email,password_hash\nGOMA800101AB1,m@example.com,{arabic_cost}\n")
+    result = runner.invoke(args=["users", "import", path])
+    assert "rechazada: password_hash no es un hash bcrypt" in result.output
+
+
 def test_import_refuses_a_malformed_header(runner, tmp_path):
     result = runner.invoke(args=["users", "import", write_csv(tmp_path, "usuario;correo\nA;B\n")])
     assert result.exit_code != 0 and "Encabezado no válido" in result.output

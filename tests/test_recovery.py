@@ -104,6 +104,18 @@ def test_bad_user_name_gets_a_clear_message(client, typed, message):
     assert 'id="recovery-error"' in body
 
 
+@pytest.mark.parametrize("typed", [
+    "GOMA\uff18\uff10\uff10\uff11\uff10\uff11AB1",  # fullwidth digits
+    "GOMA\u0668\u0660\u0660\u0661\u0660\u0661AB1",  # Arabic-Indic digits
+    "GOMA800101AB\u0661",                                 # a homoclave digit that is not ASCII
+])
+def test_an_rfc_has_ascii_digits_only(client, typed):
+    """Found by the outside review: \\d in the RFC pattern took any Unicode digit, so these
+    passed as user names of the four kinds (and were stored as such)."""
+    body = assert_fragment(ask(client, typed, htmx=True), "recovery-form")
+    assert 'id="recovery-error"' in body
+
+
 def test_a_user_name_of_more_than_64_characters_gets_a_message_not_a_crash(client):
     body = assert_fragment(ask(client, "GOMA800101AB1" * 6, htmx=True), "recovery-form")
     assert 'id="recovery-error"' in body and "El RFC tiene 12 caracteres" in body
