@@ -34,9 +34,15 @@ def verify(password, stored):
     """True when password matches the stored hash (either scheme)."""
     if stored.startswith(SCHEME):
         return bcrypt.checkpw(_prehash(password), stored[len(SCHEME):].encode())
+    if not _BCRYPT_COST.match(stored):
+        return False  # not a bcrypt hash: none is ever stored (the import refuses them)
     raw = password.encode("utf-8", "surrogatepass")
-    if len(raw) > 72 or not _BCRYPT_COST.match(stored):
-        return False  # a legacy bcrypt hash can only come from a password of 72 bytes or less
+    if len(raw) > 72:
+        # A legacy hash comes from a password of 72 bytes or less, so this one cannot match;
+        # the check is still made (on the pre-hash, which fits), so that it costs what any
+        # check of this hash costs and the answer does not come at once.
+        bcrypt.checkpw(_prehash(password), stored.encode())
+        return False
     return bcrypt.checkpw(raw, stored.encode())
 
 

@@ -57,7 +57,7 @@ def test_unknown_user_and_wrong_password_get_the_same_answer(app, client, user):
 
 def test_unknown_user_costs_a_hash_check_like_a_known_one(client, user, checks):
     login(client, "XAXX010101000", "Equivocada.1")
-    assert checks == [1]
+    assert len(checks) == 1
 
 
 def test_error_box_for_htmx_with_the_captcha_out_of_band(client, user):
