@@ -11,15 +11,12 @@ Fixtures
 Chromium missing (or Playwright not installed): the tests are skipped, except under CI=true,
 where they fail. CHROMIUM_PATH points to another Chromium binary.
 """
-import email
-import email.policy
 import itertools
 import os
 import re
 import shutil
 import subprocess
 import sys
-import threading
 import time
 import urllib.error
 import urllib.request
@@ -30,7 +27,7 @@ from pathlib import Path
 import pytest
 from portal_steps import ANSWER, DESKTOP, PASSWORD, PHONE, QUESTION
 
-from helpers import free_port, smtp_server
+from helpers import Inbox, free_port, smtp_server, text_of
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
@@ -58,38 +55,6 @@ def _unavailable(reason):
     if os.environ.get("CI", "").lower() == "true":
         pytest.fail(f"browser tests cannot run under CI: {reason}", pytrace=False)
     pytest.skip(reason)
-
-
-# The mailbox: a real SMTP server on 127.0.0.1
-
-class Inbox:
-    """aiosmtpd handler keeping every message received, parsed."""
-
-    def __init__(self):
-        self.messages = []
-        self.arrived = threading.Condition()
-
-    async def handle_DATA(self, server, session, envelope):
-        message = email.message_from_bytes(envelope.content, policy=email.policy.default)
-        with self.arrived:
-            self.messages.append(message)
-            self.arrived.notify_all()
-        return "250 OK"
-
-    def wait_for(self, recipient, subject_contains="", timeout=15):
-        """The first message to recipient whose subject contains the text; fails after timeout."""
-        def found():
-            return next((m for m in self.messages if recipient in str(m["To"])
-                         and subject_contains in str(m["Subject"])), None)
-        with self.arrived:
-            self.arrived.wait_for(found, timeout)
-            message = found()
-        assert message is not None, f"no e-mail to {recipient} ({subject_contains!r}) in {timeout} s"
-        return message
-
-
-def text_of(message):
-    return message.get_body(preferencelist=("plain",)).get_content()
 
 
 # The server
@@ -348,11 +313,11 @@ class PortalPage:
         self.page.set_viewport_size(size)
 
     def wait_for_mail(self, recipient, subject_contains=""):
-        return self.live.inbox.wait_for(recipient, subject_contains)
+        return self.live.inbox.wait_for_message(recipient, subject_contains)
 
     def coded_link(self, account):
         """The coded access link of the last reminder e-mailed to the account."""
-        message = self.live.inbox.wait_for(account.email, "cambio de contraseña")
+        message = self.live.inbox.wait_for_message(account.email, "cambio de contraseña")
         links = re.findall(r"https?://\S+/request/codedAccess\?code=[\w-]+", text_of(message))
         assert links, text_of(message)
         return links[-1]
