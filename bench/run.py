@@ -6,10 +6,11 @@
 One run serves, each with gunicorn and the project's gunicorn.conf.py (2 workers, on
 127.0.0.1 only):
 
-- the portal (bench/portal_app.py = wsgi.py with its instance folder in a temporary
-  directory) in production settings: PORTAL_ENV=production, a random SECRET_KEY,
-  BCRYPT_ROUNDS=12, a SQLite file, rate limits on with memory:// storage, no MAIL_SERVER;
-  it is started four times with a few settings changed per group of cases (see PHASES);
+- the portal (tests/live_app.py on the production Config, its instance folder in a temporary
+  directory, with the benchmark's /bench/post-floor route) in production settings:
+  PORTAL_ENV=production, a random SECRET_KEY, BCRYPT_ROUNDS=12, a SQLite file, rate limits on
+  with memory:// storage, no MAIL_SERVER; it is started four times with a few settings changed
+  per group of cases (see PHASES);
 - a bare Flask app rendering a small Jinja template (bench/reference_app.py:page_app);
 - a bare endpoint doing one bcrypt check at cost 12 (bench/reference_app.py:bcrypt_app);
 
@@ -18,7 +19,8 @@ the case is about, and writes the results, the machine, the exact commands and t
 findings (bench/findings.md) to BENCHMARKS.md. --smoke runs the same code paths for about
 a second per case and writes nothing unless --output is given.
 
-Every server is stopped by this script (terminate, then kill); wrk runs are bounded in
+Every server is started and stopped by the launcher the tests use (tests/live_server.py:
+terminate, then kill; it dies with this script); wrk runs are bounded in
 time, Python loops in count and time. Exit status: 0 when every case ran and measured what
 it should (missed targets are reported, not failures), 1 otherwise, 2 when wrk is missing.
 """
@@ -30,6 +32,7 @@ import json
 import os
 import platform
 import re
+import runpy
 import secrets
 import shlex
 import shutil
@@ -48,9 +51,14 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 BENCH = ROOT / "bench"
+# The live-server launcher and the portal it serves are the tests' (tests/live_server.py,
+# tests/live_app.py); config.py and the portal are at the root.
+sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
+
+import live_app  # noqa: E402
+from live_server import HOST, PORTAL, LiveServer, child_environment  # noqa: E402
+
 PYTHON = Path(sys.executable)
-GUNICORN = PYTHON.with_name("gunicorn")
-HOST = "127.0.0.1"
 WORKERS = 2
 CONNECTIONS = 16
 SIGN_IN_CONNECTIONS = 4  # two per worker keep both busy; more would only queue (latency, not throughput)
@@ -136,97 +144,34 @@ class BenchError(Exception):
 # Servers
 
 
-def _settings_names():
-    """Environment variables the portal and gunicorn.conf.py read: never inherited."""
-    names = set()
-    for path in (ROOT / "config.py", ROOT / "gunicorn.conf.py"):
-        text = path.read_text(encoding="utf-8")
-        names.update(re.findall(r"""(?:environ\.get|_int|_bool)\(\s*["']([A-Z0-9_]+)["']""", text))
-    return names | {"GUNICORN_CMD_ARGS", "PORTAL_ENV", "CAPTCHA_TEST_ANSWER", "TEST_DATABASE_URL",
-                    "TEST_RATELIMIT_STORAGE_URI", "BENCH_INSTANCE", "PYTHONPATH", "FLASK_APP"}
-
-
-def _die_with_parent():
-    """In the child before exec: SIGTERM when bench/run.py dies, however it dies."""
-    try:
-        import ctypes
-
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
-    except (OSError, AttributeError):
-        pass
-
-
 def gunicorn_recycling():
-    """gunicorn.conf.py's worker recycling, as written there."""
-    text = (ROOT / "gunicorn.conf.py").read_text(encoding="utf-8")
-    found = dict(re.findall(r"^(max_requests(?:_jitter)?)\s*=\s*(\d+)", text, re.M))
-    return f"max_requests {found.get('max_requests', '?')} ± {found.get('max_requests_jitter', '0')}"
+    """gunicorn.conf.py's worker recycling, read from the file as gunicorn reads it."""
+    settings = runpy.run_path(str(ROOT / "gunicorn.conf.py"))
+    return f"max_requests {settings.get('max_requests', '?')} ± {settings.get('max_requests_jitter', 0)}"
 
 
-def free_port():
-    import socket
+class Server(LiveServer):
+    """gunicorn -c gunicorn.conf.py serving one app with WORKERS workers (the launcher of the
+    tests), whose workers' memory and CPU time are watched."""
 
-    with socket.socket() as sock:
-        sock.bind((HOST, 0))
-        return sock.getsockname()[1]
-
-
-class Server:
-    """gunicorn -c gunicorn.conf.py serving one app on a free loopback port."""
-
-    def __init__(self, bench, name, app, env, ready_path="/healthz"):
-        self.bench, self.name, self.app, self.ready_path = bench, name, app, ready_path
-        self.port = free_port()
-        self.env = {**bench.base_env, "BIND": f"{HOST}:{self.port}", "WEB_CONCURRENCY": str(WORKERS), **env}
-        self.log_path = bench.tmp / f"{name}.log"
-        self.process = None
+    def __init__(self, bench, name, app, env=None, ready_path="/healthz"):
+        super().__init__(bench.tmp / f"{name}.log", app, env=env, options=("-c", str(ROOT / "gunicorn.conf.py")),
+                         workers=WORKERS, ready_path=ready_path, pythonpath=(BENCH,))
+        self.bench, self.name = bench, name
         self.seen_workers = set()
         self.peak_hwm_kb = {}  # worker pid -> VmHWM (kB)
         self._sampling = None
 
-    def __enter__(self):
-        self.start()
-        return self
-
-    def __exit__(self, *exc):
-        self.stop()
-
-    @property
-    def base(self):
-        return f"http://{HOST}:{self.port}"
-
     def start(self):
-        command = [str(GUNICORN), "-c", str(ROOT / "gunicorn.conf.py"), "--chdir", str(ROOT), self.app]
-        changed = {k: v for k, v in self.env.items() if os.environ.get(k) != v and k != "PATH"}
-        self.bench.record(command, changed)
-        log = open(self.log_path, "ab")
+        self.bench.record(self.command, self.variables)
         try:
-            self.process = subprocess.Popen(command, cwd=ROOT, env=self.env, stdin=subprocess.DEVNULL,
-                                            stdout=log, stderr=subprocess.STDOUT, preexec_fn=_die_with_parent)
-        finally:
-            log.close()
+            super().start()
+        except RuntimeError as error:
+            raise BenchError(f"{self.name}: {error}") from error
         self.bench.servers.append(self)
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise BenchError(f"{self.name}: gunicorn exited ({self.process.returncode}):\n{self.log_tail()}")
-            try:
-                request(self.port, "GET", self.ready_path, timeout=5)
-                if len(self.workers()) >= WORKERS:
-                    break
-            except OSError:
-                pass
-            time.sleep(0.2)
-        else:
-            raise BenchError(f"{self.name}: not answering on {self.base} after 60 s:\n{self.log_tail()}")
         self._sampling = threading.Event()
         threading.Thread(target=self._sample_memory, daemon=True).start()
-
-    def workers(self):
-        if self.process is None or self.process.poll() is not None:
-            return []
-        out = subprocess.run(["pgrep", "-P", str(self.process.pid)], capture_output=True, text=True).stdout
-        return [int(pid) for pid in out.split()]
+        return self
 
     def cpu_seconds(self):
         """CPU time of the workers so far: live ones plus those the master has reaped (recycled)."""
@@ -247,32 +192,11 @@ class Server:
             self._sampling.wait(0.2)
 
     def stop(self):
-        if self.process is None:
-            return
         if self._sampling is not None:
             self._sampling.set()
-        leftovers = self.workers()
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-        for pid in leftovers:  # only if the master died without them and they are still gunicorn
-            try:
-                if b"gunicorn" in Path(f"/proc/{pid}/cmdline").read_bytes():
-                    os.kill(pid, signal.SIGKILL)
-            except (OSError, ProcessLookupError):
-                pass
+        super().stop()
         if self in self.bench.servers:
             self.bench.servers.remove(self)
-
-    def log_tail(self, lines=30):
-        try:
-            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
-        except OSError:
-            return ""
 
 
 def _stat_fields(pid, *indexes):
@@ -434,20 +358,17 @@ class Bench:
     details: list = field(default_factory=list)
     problems: list = field(default_factory=list)
     portal_servers: list = field(default_factory=list)
-    base_env: dict = field(default_factory=dict)
 
     def __post_init__(self):
-        ignored = _settings_names()
         self.secret_key = secrets.token_urlsafe(48)
         self.db_path = self.tmp / "portal.db"
         self.instance = self.tmp / "instance"
         self.instance.mkdir()
-        self.base_env = {k: v for k, v in os.environ.items() if k not in ignored}
-        self.base_env["PYTHONPATH"] = f"{ROOT}{os.pathsep}{BENCH}"
+        # The production Config, read from these variables (live_app.py, LIVE_CONFIG=Config).
         self.portal_env = {
+            **live_app.variables(self.instance, config="Config", post_floor=True),
             "PORTAL_ENV": "production", "SECRET_KEY": self.secret_key, "BCRYPT_ROUNDS": "12",
             "DATABASE_URL": f"sqlite:///{self.db_path}", "RATELIMIT_STORAGE_URI": "memory://",
-            "BENCH_INSTANCE": str(self.instance),
         }
 
     # -- bookkeeping ---------------------------------------------------------------------
@@ -459,6 +380,7 @@ class Bench:
         words = [f"{k}={shlex.quote(v)}" for k, v in sorted(env.items())]
         words += [shlex.quote(str(part)) for part in command]
         line = " ".join(words).replace(str(self.tmp), "$BENCH_TMP").replace(str(ROOT) + "/", "")
+        line = line.replace(str(ROOT), ".")
         line = re.sub(r"127\.0\.0\.1:\d+", "127.0.0.1:$PORT", line)
         line = re.sub(r"\bstart=\d+", "start=N", line)
         self.commands[line] = self.commands.get(line, 0) + 1
@@ -482,7 +404,7 @@ class Bench:
                    "-s", str(BENCH / script)]
         for header in headers:
             command += ["-H", header]
-        command += [server.base + path, "--", f"threads={WRK_THREADS}", *checks]
+        command += [server.url + path, "--", f"threads={WRK_THREADS}", *checks]
         self.record(command)
         cpu_before = server.cpu_seconds()
         try:
@@ -582,9 +504,9 @@ class Bench:
 
     def seed(self):
         """The accounts, with the support CLI (bcrypt cost 12), before the portal serves."""
-        env = {**self.base_env, **self.portal_env}
+        env = child_environment(self.portal_env)
         for username, name in ((USER, "María Gómez Alonso"), (LOCKED_USER, "Juan López Pérez")):
-            command = [str(PYTHON), "-m", "flask", "--app", "portal_app", "users", "create", username,
+            command = [str(PYTHON), "-m", "flask", "--app", "tests/live_app.py:build()", "users", "create", username,
                        "--password", PASSWORD, "--email", f"{username.lower()}@bench.example", "--name", name,
                        "--question", SECRET_QUESTION, "--answer", "Firulais"]
             self.record(command, dict(self.portal_env))
@@ -593,7 +515,7 @@ class Bench:
                 raise BenchError(f"users create {username} failed: {done.stderr[-2000:]}")
 
     def portal(self, phase):
-        server = Server(self, f"portal-{phase}", "portal_app:app", {**self.portal_env, **PHASES[phase]})
+        server = Server(self, f"portal-{phase}", PORTAL, {**self.portal_env, **PHASES[phase]})
         self.portal_servers.append(server)
         self.say(f"portal, {phase} settings: {PHASES[phase] or 'all defaults'}")
         return server
@@ -1028,11 +950,12 @@ def report(bench, started, finished, argv):
         "## How it was measured",
         "",
         "- **Portal**: `gunicorn -c gunicorn.conf.py` (the project's file as is: sync workers, access log, "
-        f"{gunicorn_recycling()}) serving `bench/portal_app.py` (`wsgi.py` with the instance folder in the "
-        "temporary directory) with `PORTAL_ENV=production`, a random `SECRET_KEY`, `BCRYPT_ROUNDS=12`, "
-        "`DATABASE_URL` a SQLite file in the temporary directory, `RATELIMIT_STORAGE_URI=memory://`, no "
-        "`MAIL_SERVER` (mail goes to the outbox folder), `WEB_CONCURRENCY=2`. Accounts made with the support "
-        "CLI (`flask users create`).",
+        f"{gunicorn_recycling()}; `--workers {WORKERS}` and the address on the command line) started by the "
+        "tests' launcher (`tests/live_server.py`), serving `tests/live_app.py` (the portal on the production "
+        "`Config`, its instance folder in the temporary directory) with `PORTAL_ENV=production`, a random "
+        "`SECRET_KEY`, `BCRYPT_ROUNDS=12`, `DATABASE_URL` a SQLite file in the temporary directory, "
+        "`RATELIMIT_STORAGE_URI=memory://`, no `MAIL_SERVER` (mail goes to the outbox folder). Accounts made "
+        "with the support CLI (`flask users create`).",
         "- It is started four times, each changing only what its cases need: "
         + "; ".join(f"*{name}*: {', '.join(f'`{k}={v}`' for k, v in env.items()) or 'all defaults'}"
                     for name, env in PHASES.items()) + ". `RATELIMIT_CAPTCHA` is raised for the page cases so that "
@@ -1057,10 +980,10 @@ def report(bench, started, finished, argv):
         "fragment, and the auth events the run leaves in the SQLite file are counted: a checked password "
         "shows as an event of outcome `ok`, `invalid` or `interrupted` (only `locked` and `captcha` are "
         "refused before any hash).",
-        "- **Floor of a sign-in attempt**: `bench/portal_app.py` adds `/bench/post-floor` to the portal it "
-        "serves (the benchmark only): it does what every `POST /entrar` does before the sign-in rules run (the "
-        "CSRF check, the login rate limit, parsing the form) and answers `floor`; it is loaded like the locked "
-        "user name, with the same sessions, in turn with it.",
+        "- **Floor of a sign-in attempt**: `tests/live_app.py` adds `/bench/post-floor` to the portal when "
+        "asked (`LIVE_POST_FLOOR=1`, the benchmark only): it does what every `POST /entrar` does before the "
+        "sign-in rules run (the CSRF check, the login rate limit, parsing the form) and answers `floor`; it is "
+        "loaded like the locked user name, with the same sessions, in turn with it.",
         "- **Rate limits** (defaults: `RATELIMIT_CAPTCHA=60/minute`, `RATELIMIT_LOGIN=20/minute;200/hour`): "
         "one-second runs use up every worker's allowance first (memory:// storage counts per worker; the "
         "login's with posts that have no password, refused before any hash), then the measured runs must get "
