@@ -69,19 +69,21 @@ def report(bench, rows, started, finished, argv):
         f"{bench.plan.page_slice} s each per page case, {bench.plan.login_slice} s per sign-in case, "
         f"{bench.plan.refusal_slice} s per refusal case, after a {bench.plan.warmup} s warm-up each, so that "
         f"other load on the machine weighs on a case and its reference alike; requests/s is the sum over the "
-        f"rounds, p50/p99 the median of the rounds' own. Ratio: to the bare Flask page measured in the same "
-        f"group (\"page\") or to the bare bcrypt endpoint (\"bcrypt\"). Worker CPU / request: CPU time of "
+        f"rounds, p50/p99 the median of the rounds' own. Compared with: the reference of the row's ratio, "
+        f"measured in the same run: the bare Flask page of the same group (\"page\"), the bare bcrypt endpoint "
+        f"(\"bcrypt\"), or the floor route measured with the locked user name (\"floor\": what every "
+        f"`POST /entrar` does before its rules run). Worker CPU / request: CPU time of "
         f"the server's workers (/proc/<pid>/stat, recycled workers included) over the requests counted; it "
         f"moves less than requests/s when other processes load the machine; in brackets, the reference's CPU "
         f"a request over the case's.",
         "",
-        "| Case | Result | p50 | p99 | Ratio | Target | Met | Worker CPU / request |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- |",
+        "| Case | Result | p50 | p99 | Compared with | Ratio | Target | Met | Worker CPU / request |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     for row in rows:
         met = "" if row.met is None else ("met" if row.met else "**not met**")
-        lines.append(f"| {row.label} | {row.result} | {row.p50} | {row.p99} | {row.ratio} | {row.target} | {met} "
-                     f"| {row.cpu} |")
+        lines.append(f"| {row.label} | {row.result} | {row.p50} | {row.p99} | {row.reference} | {row.ratio} "
+                     f"| {row.target} | {met} | {row.cpu} |")
     missed = [row.label for row in rows if row.met is False]
     lines += ["", f"Targets: {sum(1 for r in rows if r.met)} met, {len(missed)} not met"
               + (f" ({'; '.join(missed)})." if missed else "."), ""]
@@ -125,14 +127,17 @@ def report(bench, rows, started, finished, argv):
         "- **Floor of a sign-in attempt**: `tests/live_app.py` adds `/bench/post-floor` to the portal when "
         "asked (`LIVE_POST_FLOOR=1`, the benchmark only): it does what every `POST /entrar` does before the "
         "sign-in rules run (the CSRF check, the login rate limit, parsing the form) and answers `floor`; it is "
-        "loaded like the locked user name, with the same sessions, in turn with it.",
+        "loaded like the locked user name, with the same sessions, in turn with it. It is the reference of the "
+        "two refused sign-ins (the locked user name, `POST /entrar` over its limit), which must also run no "
+        "hash and have no error (socket errors, answers that were not the case's own).",
         "- **Rate limits** (defaults: `RATELIMIT_CAPTCHA=60/minute`, `RATELIMIT_LOGIN=20/minute;200/hour`): "
         "one-second runs use up every worker's allowance first (memory:// storage counts per worker; the "
         "login's with posts that have no password, refused before any hash), then the measured runs must get "
         "429 with the `rate-limited` fragment. The POST runs send the right password: a request that gets past "
-        "the limiter reaches `authenticate()` and leaves an auth event, a 429 leaves none, so the events "
-        "counted must not outnumber the answers that were not 429 (a recycled worker, `max_requests`, starts "
-        "with empty `memory://` counters).",
+        "the limiter reaches `authenticate()` and leaves an auth event (of outcome `ok` once its password is "
+        "checked), a 429 leaves none; no hash may run. A recycled worker (`max_requests`) starts with empty "
+        "`memory://` counters and would let a client's allowance through again: its answers are not 429 and "
+        "count as errors.",
         "- **CAPTCHA**: one challenge from `/captcha/nuevo`, its PNG fetched under load; its WAV fetched one at a "
         "time until 429.",
         "- **Transfer**: GET / and every stylesheet, icon, script and image it names, with "
