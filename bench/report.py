@@ -10,7 +10,6 @@ from pathlib import Path
 from cases import LOCKED_USER, PHASES
 from load import CONNECTIONS, SIGN_IN_CONNECTIONS, WRK_THREADS
 from servers import WORKERS, gunicorn_recycling
-from targets import ROWS
 
 MB = 1024 * 1024
 
@@ -44,7 +43,7 @@ def machine():
 def report(bench, rows, started, finished, argv):
     """The text of BENCHMARKS.md: rows from targets.evaluate(bench)."""
     info = machine()
-    rows = [rows[key] for key in ROWS if key in rows]
+    rows = list(rows.values())
     lines = [
         "# Benchmarks",
         "",

@@ -65,7 +65,8 @@ class Row:
 
 
 def evaluate(bench):
-    """The table's rows, by key: each case's figure against its reference and its target."""
+    """The table's rows, by key in the order of ROWS: each case's figure against its reference
+    and its target."""
     rows = {}
 
     def add(row):
@@ -140,7 +141,7 @@ def evaluate(bench):
             met=transfer["gzip"] / KB <= TRANSFER_GZIP_KB, reference=ABSOLUTE))
     add(Row("rss", f"{bench.rss_kb / KB:.1f} MB (VmHWM)", target=f"≤ {WORKER_RSS_MB:.0f} MB",
             met=bench.rss_kb / KB <= WORKER_RSS_MB, reference=ABSOLUTE))
-    return rows
+    return {key: rows[key] for key in ROWS if key in rows}
 
 
 def errors_of(load):
