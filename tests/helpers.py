@@ -331,8 +331,15 @@ def free_port():
 
 
 class Inbox:
+    """aiosmtpd handler keeping every envelope it receives, in order of arrival.
+
+    Two ways to wait, for the two kinds of test: by count (`wait_for`: the raw envelopes, for a
+    test that knows how many e-mails its steps send) and by address and subject
+    (`wait_for_message`: one parsed message, for a server whose other mail is none of the
+    test's business, such as the browser tests' shared server)."""
+
     def __init__(self):
-        self.messages = []
+        self.messages = []  # aiosmtpd envelopes: .mail_from, .rcpt_tos, .content (bytes)
         self.arrived = threading.Condition()
 
     async def handle_DATA(self, server, session, envelope):
@@ -342,9 +349,34 @@ class Inbox:
         return "250 OK"
 
     def wait_for(self, count=1, timeout=10):
+        """Every envelope so far, once at least count have arrived (or timeout seconds passed)."""
         with self.arrived:
             self.arrived.wait_for(lambda: len(self.messages) >= count, timeout)
         return self.messages
+
+    def wait_for_message(self, recipient, subject_contains="", timeout=15):
+        """The first message to recipient whose subject contains the text, parsed; fails after timeout."""
+        def found():
+            return next((message for message in map(parsed, self.messages)
+                         if recipient in str(message["To"]) and subject_contains in str(message["Subject"])), None)
+
+        with self.arrived:
+            self.arrived.wait_for(found, timeout)
+            message = found()
+        assert message is not None, f"no e-mail to {recipient} ({subject_contains!r}) in {timeout} s"
+        return message
+
+
+def parsed(envelope):
+    """An envelope's message as an email.message.EmailMessage."""
+    from email import message_from_bytes, policy
+
+    return message_from_bytes(envelope.content, policy=policy.default)
+
+
+def text_of(message):
+    """The plain-text body of a parsed message."""
+    return message.get_body(preferencelist=("plain",)).get_content()
 
 
 @contextmanager

@@ -8,7 +8,6 @@ import os
 import re
 import signal
 import subprocess
-import sys
 import time
 import urllib.error
 import urllib.parse
@@ -16,18 +15,16 @@ import urllib.request
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from email import message_from_bytes, policy
-from pathlib import Path
 
 import pytest
 import sqlalchemy
+from live_server import LiveServer
 
 from helpers import CAPTCHA, PASSWORD, free_port
 from portal import accounts, passwords
 from portal.extensions import db
 from portal.models import AuthEvent, LoginThrottle, User
 
-ROOT = Path(__file__).resolve().parent.parent
-GUNICORN = Path(sys.executable).with_name("gunicorn")
 pytestmark = pytest.mark.services
 
 
@@ -58,47 +55,14 @@ class Visitor:
         return status
 
 
-class Server:
-    """gunicorn serving tests/live_server.py on a loopback port."""
-
-    def __init__(self, env, workers=2):
-        self.port = free_port()
-        self.base = f"http://127.0.0.1:{self.port}"
-        self.process = subprocess.Popen(
-            [str(GUNICORN), "--bind", f"127.0.0.1:{self.port}", "--workers", str(workers), "--timeout", "30",
-             "--chdir", str(ROOT), "--pythonpath", f"{ROOT},{ROOT / 'tests'}", "live_server:app"],
-            env={**os.environ, **env}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            try:
-                urllib.request.urlopen(self.base + "/healthz", timeout=2).read()
-                return
-            except OSError:
-                time.sleep(0.2)
-        self.stop()
-        raise RuntimeError("gunicorn did not start")
-
-    def workers(self):
-        out = subprocess.run(["pgrep", "-P", str(self.process.pid)], capture_output=True, text=True).stdout
-        return [int(pid) for pid in out.split()]
-
-    def stop(self):
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
-
-
 @pytest.fixture
 def live(services, make_app, smtp, tmp_path):
     """Two gunicorn servers sharing one PostgreSQL and one Redis, and an app to look at the data."""
     database_url, redis_url = services
-    prefix = f"live-{uuid.uuid4().hex}"
-    env = {"LIVE_DATABASE_URL": database_url, "LIVE_RATELIMIT_URI": redis_url, "LIVE_KEY_PREFIX": prefix,
-           "LIVE_SMTP_PORT": str(smtp.port), "LIVE_INSTANCE": str(tmp_path / "live"),
-           "LIVE_RATELIMIT_CAPTCHA": "10/minute", "LIVE_RATELIMIT_LOGIN": "1000/minute"}
+    settings = {"SQLALCHEMY_DATABASE_URI": database_url, "RATELIMIT_STORAGE_URI": redis_url,
+                "RATELIMIT_KEY_PREFIX": f"live-{uuid.uuid4().hex}", "RATELIMIT_ENABLED": True,
+                "RATELIMIT_LOGIN": "1000/minute", "RATELIMIT_CAPTCHA": "10/minute", "RATELIMIT_PAGES": "1000/minute",
+                "MAIL_SERVER": "127.0.0.1", "MAIL_PORT": smtp.port}
     app = make_app(SQLALCHEMY_DATABASE_URI=database_url)
     with app.app_context():
         accounts.create_user("GOMA800101AB1", PASSWORD, "maria@example.com", name="María Gómez",
@@ -106,10 +70,10 @@ def live(services, make_app, smtp, tmp_path):
         # a slower hash, so that concurrent attempts really overlap
         db.session.scalar(db.select(User)).password_hash = passwords.hash_password(PASSWORD, rounds=10)
         db.session.commit()
-    servers = [Server(env), Server(env)]
-    yield app, servers
-    for server in servers:
-        server.stop()
+    instance = tmp_path / "live"
+    with (LiveServer.portal(tmp_path / "first.log", instance, settings) as first,
+          LiveServer.portal(tmp_path / "second.log", instance, settings) as second):
+        yield app, (first, second)
 
 
 def prepared_attacker(base):
@@ -124,8 +88,8 @@ def prepared_attacker(base):
 
 def test_two_servers_share_locks_links_and_limits(live, smtp):
     app, (first, second) = live
-    attackers = [prepared_attacker(first.base if i % 2 else second.base) for i in range(200)]
-    bases = [first.base if i % 2 else second.base for i in range(200)]
+    attackers = [prepared_attacker(first.url if i % 2 else second.url) for i in range(200)]
+    bases = [first.url if i % 2 else second.url for i in range(200)]
     wrong = {"username": "GOMA800101AB1", "password": "Equivocada.1", "captcha": CAPTCHA}
 
     def attack(i):
@@ -154,28 +118,28 @@ def test_two_servers_share_locks_links_and_limits(live, smtp):
         assert db.session.scalar(db.select(User)).username == "GOMA800101AB1"
 
     for server in (first, second):  # the lock is seen by both, even with the right password
-        visitor = prepared_attacker(server.base)
-        _, page, _ = visitor.request(server.base + "/entrar", {"username": "GOMA800101AB1", "password": PASSWORD,
-                                                               "captcha": CAPTCHA, "captcha_id": visitor.challenge})
+        visitor = prepared_attacker(server.url)
+        _, page, _ = visitor.request(server.url + "/entrar", {"username": "GOMA800101AB1", "password": PASSWORD,
+                                                              "captcha": CAPTCHA, "captcha_id": visitor.challenge})
         assert 'id="lockout"' in page
 
     # A coded link issued through one server works once, on the other.
     visitor = Visitor()
-    visitor.start(first.base)
-    visitor.request(first.base + "/recuperar", {"username": "GOMA800101AB1"})
-    visitor.request(first.base + "/recuperar/recordatorio", {})
+    visitor.start(first.url)
+    visitor.request(first.url + "/recuperar", {"username": "GOMA800101AB1"})
+    visitor.request(first.url + "/recuperar/recordatorio", {})
     [envelope] = smtp.wait_for(2)[-1:]
     text = message_from_bytes(envelope.content, policy=policy.default).get_body(("plain",)).get_content()
     code = re.search(r"/request/codedAccess\?code=(\S+)", text).group(1)
     opener = Visitor()
-    status, _, headers = opener.request(f"{second.base}/request/codedAccess?code={code}")
+    status, _, headers = opener.request(f"{second.url}/request/codedAccess?code={code}")
     assert status == 303 and headers["Location"].endswith("/cambiar-contrasena")
-    status, _, headers = Visitor().request(f"{first.base}/request/codedAccess?code={code}")
+    status, _, headers = Visitor().request(f"{first.url}/request/codedAccess?code={code}")
     assert status == 303 and "motivo=used" in headers["Location"]
 
     # One rate limit across both servers (CAPTCHA refresh: 10 a minute per client address).
     visitor = Visitor()
-    codes = [visitor.request((first if i % 2 else second).base + "/captcha/nuevo")[0] for i in range(12)]
+    codes = [visitor.request((first if i % 2 else second).url + "/captcha/nuevo")[0] for i in range(12)]
     assert codes.count(200) <= 10 and codes[-1] == 429
 
 

@@ -1,8 +1,9 @@
 """Browser tests: the portal served by gunicorn, driven by a real Chromium (Playwright).
 
 Fixtures
-  live      session: gunicorn on 127.0.0.1 serving live_app.py, an SQLite file in a temporary
-            folder, an aiosmtpd server that keeps every e-mail, and a factory of accounts
+  live      session: the portal (tests/live_app.py) served by gunicorn on 127.0.0.1 through the
+            launcher of tests/live_server.py, an SQLite file in a temporary folder, an
+            aiosmtpd server that keeps every e-mail (helpers.Inbox), and a factory of accounts
   browser   session: Debian's Chromium through Playwright (no downloaded browser)
   portal    one test: a fresh browser context (desktop size) wrapped in PortalPage, which
             records console errors and CSP violations and fails the test on any of them
@@ -11,26 +12,20 @@ Fixtures
 Chromium missing (or Playwright not installed): the tests are skipped, except under CI=true,
 where they fail. CHROMIUM_PATH points to another Chromium binary.
 """
-import email
-import email.policy
 import itertools
 import os
 import re
 import shutil
-import subprocess
-import sys
-import threading
-import time
-import urllib.error
-import urllib.request
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 
+import live_app
 import pytest
+from live_server import LiveServer
 from portal_steps import ANSWER, DESKTOP, PASSWORD, PHONE, QUESTION
 
-from helpers import free_port, smtp_server
+from helpers import Inbox, free_port, smtp_server, text_of
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
@@ -39,8 +34,6 @@ SCREENSHOTS = ARTIFACTS / "screenshots"
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-first-run"]
-START_TIMEOUT = 30      # seconds for gunicorn to answer
-STOP_TIMEOUT = 10       # seconds for gunicorn to stop after SIGTERM before SIGKILL
 
 
 def pytest_configure(config):
@@ -60,50 +53,7 @@ def _unavailable(reason):
     pytest.skip(reason)
 
 
-# The mailbox: a real SMTP server on 127.0.0.1
-
-class Inbox:
-    """aiosmtpd handler keeping every message received, parsed."""
-
-    def __init__(self):
-        self.messages = []
-        self.arrived = threading.Condition()
-
-    async def handle_DATA(self, server, session, envelope):
-        message = email.message_from_bytes(envelope.content, policy=email.policy.default)
-        with self.arrived:
-            self.messages.append(message)
-            self.arrived.notify_all()
-        return "250 OK"
-
-    def wait_for(self, recipient, subject_contains="", timeout=15):
-        """The first message to recipient whose subject contains the text; fails after timeout."""
-        def found():
-            return next((m for m in self.messages if recipient in str(m["To"])
-                         and subject_contains in str(m["Subject"])), None)
-        with self.arrived:
-            self.arrived.wait_for(found, timeout)
-            message = found()
-        assert message is not None, f"no e-mail to {recipient} ({subject_contains!r}) in {timeout} s"
-        return message
-
-
-def text_of(message):
-    return message.get_body(preferencelist=("plain",)).get_content()
-
-
 # The server
-
-def _die_with_parent():
-    """In the child: SIGTERM when the test process dies, even by SIGKILL (Linux only)."""
-    try:
-        import ctypes
-        import signal
-
-        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
-    except (OSError, AttributeError):
-        pass
-
 
 @dataclass
 class Account:
@@ -114,40 +64,23 @@ class Account:
     answer: str | None = None
 
 
-class LiveServer:
-    """gunicorn serving live_app.py, plus an in-process app on the same database for set-up."""
+class LivePortal(LiveServer):
+    """The live server of the browser tests (TestConfig on an SQLite file, mail to the inbox, a
+    one-minute failure lock so the lock can be watched ending), and accounts made through the
+    same portal in this process, on the same database."""
 
     def __init__(self, folder, inbox):
-        self.folder = folder
+        port = free_port()
+        settings = {"SQLALCHEMY_DATABASE_URI": f"sqlite:///{folder / 'portal.db'}", "MAIL_SERVER": "127.0.0.1",
+                    "MAIL_PORT": inbox.port, "MAIL_USE_TLS": False, "PUBLIC_BASE_URL": f"http://127.0.0.1:{port}",
+                    "LOCKOUT_MINUTES": 1, "LOGIN_MAX_ATTEMPTS": 5}
+        super().__init__(folder / "gunicorn.log", env=live_app.variables(folder / "instance", settings), port=port)
         self.inbox = inbox
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.log_path = folder / "gunicorn.log"
-        self.env = {
-            **os.environ,
-            "LIVE_DATABASE_URI": f"sqlite:///{folder / 'portal.db'}",
-            "LIVE_MAIL_PORT": str(inbox.port),
-            "LIVE_BASE_URL": self.url,
-            "LIVE_INSTANCE": str(folder / "instance"),
-            "LIVE_LOCKOUT_MINUTES": "1",
-            "LIVE_LOGIN_MAX_ATTEMPTS": "5",
-        }
-        for name in ("CAPTCHA_TEST_ANSWER", "DATABASE_URL", "MAIL_SERVER", "PUBLIC_BASE_URL"):
-            self.env.pop(name, None)
-        self.process = None
         self._serial = itertools.count(1)
         self.app = None
 
-    # set-up through the app itself, in this process
-
     def prepare(self):
-        sys.path.insert(0, str(HERE))
-        try:
-            import live_app
-        finally:
-            sys.path.remove(str(HERE))
-        (self.folder / "instance").mkdir(exist_ok=True)
-        self.app = live_app.build(self.env)  # creates the schema before any worker starts
+        self.app = self.build_app()  # creates the schema before any worker starts
         self.active = self.account(name="María Gómez")
         self.inactive = self.account(name="Proveedora Inactiva", inactive=True)
         self.first_sign_in = self.account(name="Ana Primer Ingreso", question=None)
@@ -173,53 +106,13 @@ class LiveServer:
             db.session.remove()
         return created
 
-    # the gunicorn process
-
-    def start(self):
-        gunicorn = Path(sys.executable).with_name("gunicorn")
-        command = [str(gunicorn)] if gunicorn.exists() else [sys.executable, "-m", "gunicorn"]
-        command += ["--bind", f"127.0.0.1:{self.port}", "--workers", "2", "--timeout", "30",
-                    "--graceful-timeout", "5", "--chdir", str(ROOT), "--pythonpath", str(HERE),
-                    "--access-logfile", "-", "--error-logfile", "-", "live_app:app"]
-        self._log = self.log_path.open("wb")
-        self.process = subprocess.Popen(command, env=self.env, stdout=self._log, stderr=subprocess.STDOUT,
-                                        stdin=subprocess.DEVNULL, start_new_session=True,
-                                        preexec_fn=_die_with_parent)
-        deadline = time.monotonic() + START_TIMEOUT
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"gunicorn exited ({self.process.returncode}):\n{self.log()}")
-            try:
-                with urllib.request.urlopen(self.url + "/", timeout=2) as response:
-                    if response.status == 200:
-                        return
-            except (urllib.error.URLError, ConnectionError, TimeoutError, OSError):
-                pass
-            time.sleep(0.2)
-        self.stop()
-        raise RuntimeError(f"gunicorn did not answer within {START_TIMEOUT} s:\n{self.log()}")
-
     def stop(self):
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(STOP_TIMEOUT)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(STOP_TIMEOUT)
-        if getattr(self, "_log", None):
-            self._log.close()
+        super().stop()
         if self.app is not None:
             from portal.extensions import db
             with self.app.app_context():
                 db.session.remove()
                 db.engine.dispose()
-
-    def log(self, tail=4000):
-        try:
-            return self.log_path.read_text(errors="replace")[-tail:]
-        except OSError:
-            return ""
 
 
 @pytest.fixture(scope="session")
@@ -230,7 +123,7 @@ def inbox():
 
 @pytest.fixture(scope="session")
 def live(tmp_path_factory, inbox):
-    server = LiveServer(tmp_path_factory.mktemp("live"), inbox)
+    server = LivePortal(tmp_path_factory.mktemp("live"), inbox)
     try:
         server.prepare()
         server.start()
@@ -348,11 +241,11 @@ class PortalPage:
         self.page.set_viewport_size(size)
 
     def wait_for_mail(self, recipient, subject_contains=""):
-        return self.live.inbox.wait_for(recipient, subject_contains)
+        return self.live.inbox.wait_for_message(recipient, subject_contains)
 
     def coded_link(self, account):
         """The coded access link of the last reminder e-mailed to the account."""
-        message = self.live.inbox.wait_for(account.email, "cambio de contraseña")
+        message = self.live.inbox.wait_for_message(account.email, "cambio de contraseña")
         links = re.findall(r"https?://\S+/request/codedAccess\?code=[\w-]+", text_of(message))
         assert links, text_of(message)
         return links[-1]

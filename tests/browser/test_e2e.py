@@ -143,7 +143,7 @@ def test_lock_after_five_failures_counts_down_and_gives_the_form_back(portal, li
     portal.axe("lockout")
     portal.shot("05-lockout")
 
-    notice = live.inbox.wait_for(account.email, "bloqueado")
+    notice = live.inbox.wait_for_message(account.email, "bloqueado")
     assert "bloqueado" in notice["Subject"]
 
     # the fragment asks again when the time is up and gets the form back, without a reload
@@ -250,7 +250,7 @@ def test_recovery_by_secret_answer(portal, live):
     page.wait_for_url("**/inicio")
     assert page.is_visible("#home-title")
 
-    changed = live.inbox.wait_for(account.email, "contraseña de e-Factura cambió")
+    changed = live.inbox.wait_for_message(account.email, "contraseña de e-Factura cambió")
     assert changed is not None
     sign_out(page)
     sign_in(page, account, password=NEW_PASSWORD)
