@@ -1,4 +1,6 @@
 """Extensions, created once and bound to the app in create_app()."""
+import ipaddress
+
 from flask import current_app, request
 from flask_limiter import Limiter
 from flask_mail import Mail
@@ -17,11 +19,27 @@ def client_address():
     return request.remote_addr or "unknown"
 
 
+def client_key():
+    """Who a per-client rate limit counts: the IPv4 address, or the /64 network of an IPv6
+    address (one subscriber holds a whole /64 and can rotate through it); an IPv4 address
+    written as IPv6 (::ffff:a.b.c.d) is that IPv4 address."""
+    address = client_address()
+    try:
+        parsed = ipaddress.ip_address(address)
+    except ValueError:
+        return address
+    if parsed.version == 4:
+        return str(parsed)
+    if parsed.ipv4_mapped is not None:
+        return str(parsed.ipv4_mapped)
+    return str(ipaddress.ip_network(f"{parsed}/64", strict=False))
+
+
 db = SQLAlchemy(model_class=Base)
 csrf = CSRFProtect()
 mail = Mail()
 migrate = Migrate()
-limiter = Limiter(key_func=client_address)
+limiter = Limiter(key_func=client_key)
 
 
 def limit(setting):

@@ -45,6 +45,23 @@ def test_spraying_many_user_names_from_one_client_meets_the_rate_limit(make_app,
     assert login(neighbour, NAME, WRONG).status_code == 200
 
 
+def test_rotating_ipv6_addresses_inside_one_64_meets_the_same_rate_limit(make_app, checks):
+    """Found by the outside review: each IPv6 address was counted alone, and a client owns a
+    whole /64 (2^64 addresses to rotate through). Clients are keyed by their /64 now; another
+    /64 is another client, and an IPv4 address written as IPv6 is the IPv4 client."""
+    app = make_app(RATELIMIT_ENABLED=True, RATELIMIT_LOGIN="5/minute")
+    prefix = f"2001:db8:{fresh_address().split('.')[-1]}:7"
+    statuses = [login(client_from(app, f"{prefix}::{i:x}"), f"XAXX0101010{i:02d}", "Factura.2026").status_code
+                for i in range(1, 9)]
+    assert statuses == [200] * 5 + [429] * 3
+    assert len(checks) == 5
+    assert login(client_from(app, f"{prefix}1::1"), NAME, WRONG).status_code == 200  # the next /64
+    v4 = fresh_address()
+    mapped = [login(client_from(app, address), "XAXX010101000", WRONG).status_code
+              for address in [v4] * 3 + [f"::ffff:{v4}"] * 3]
+    assert mapped == [200] * 5 + [429]
+
+
 def test_spraying_with_one_cookie_jar_meets_the_captcha_first(make_app, checks):
     """Keeping the cookie does not help either: once a browser was shown a CAPTCHA, every
     submission from it must solve one, whatever the name."""
