@@ -3,6 +3,9 @@ import os
 from datetime import timedelta
 
 DEFAULT_SECRET_KEY = "dev-only-change-me"  # refused outside development  # noqa: S105  # nosec B105
+# The pre-hash key of development (it was the built-in one, so databases made then still work).
+DEFAULT_PASSWORD_PEPPER = "e-factura-acceso/password/v1"  # refused outside development  # noqa: S105  # nosec B105
+MIN_KEY_BYTES = 32  # SECRET_KEY and PASSWORD_PEPPER outside development
 
 
 def _int(name, default):
@@ -18,7 +21,7 @@ class Config:
     PORTAL_ENV = os.environ.get("PORTAL_ENV", "production")
     SECRET_KEY = os.environ.get("SECRET_KEY", DEFAULT_SECRET_KEY)
     # Key of the HMAC pre-hash in front of bcrypt (OWASP "pre-hashing with a pepper").
-    PASSWORD_PEPPER = os.environ.get("PASSWORD_PEPPER", "")
+    PASSWORD_PEPPER = os.environ.get("PASSWORD_PEPPER", "")  # development: DEFAULT_PASSWORD_PEPPER
 
     SQLALCHEMY_DATABASE_URI = os.environ.get("DATABASE_URL")  # None: SQLite in the instance folder
     SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
@@ -81,6 +84,7 @@ class TestConfig(Config):
     TESTING = True
     PORTAL_ENV = "test"
     SECRET_KEY = "test-secret-key"  # tests only  # noqa: S105  # nosec B105
+    PASSWORD_PEPPER = "test-pepper"  # tests only  # noqa: S105  # nosec B105
     SQLALCHEMY_DATABASE_URI = os.environ.get("TEST_DATABASE_URL", "sqlite://")
     RATELIMIT_STORAGE_URI = os.environ.get("TEST_RATELIMIT_STORAGE_URI", "memory://")
     RATELIMIT_ENABLED = False

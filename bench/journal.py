@@ -21,8 +21,9 @@ class Journal:
 
     def record(self, command, env=None):
         env = dict(env or {})
-        if "SECRET_KEY" in env:
-            env["SECRET_KEY"] = "<random>"
+        for secret in ("SECRET_KEY", "PASSWORD_PEPPER"):
+            if secret in env:
+                env[secret] = "<random>"
         words = [f"{k}={shlex.quote(v)}" for k, v in sorted(env.items())]
         words += [shlex.quote(str(part)) for part in command]
         line = " ".join(words).replace(str(self.tmp), "$BENCH_TMP").replace(str(self.root) + "/", "")

@@ -80,7 +80,7 @@ class Server(LiveServer):
 
 class Servers:
     """Every server of one run, and what the portal's share: production settings, a random
-    SECRET_KEY, one SQLite file and one instance folder in the run's temporary directory."""
+    SECRET_KEY and PASSWORD_PEPPER, one SQLite file and one instance folder in the run's temporary directory."""
 
     def __init__(self, tmp, journal):
         self.tmp, self.journal = tmp, journal
@@ -90,7 +90,8 @@ class Servers:
         # The production Config reads these (live_app.py with LIVE_CONFIG=Config).
         self.portal_env = {
             **live_app.variables(instance, config="Config", post_floor=True),
-            "PORTAL_ENV": "production", "SECRET_KEY": secrets.token_urlsafe(48), "BCRYPT_ROUNDS": "12",
+            "PORTAL_ENV": "production", "SECRET_KEY": secrets.token_urlsafe(48),
+            "PASSWORD_PEPPER": secrets.token_urlsafe(48), "BCRYPT_ROUNDS": "12",
             "DATABASE_URL": f"sqlite:///{self.db_path}", "RATELIMIT_STORAGE_URI": "memory://",
         }
         self.made = []     # every server, for stop_all()

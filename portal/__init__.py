@@ -9,7 +9,7 @@ from flask_wtf.csrf import CSRFError
 from sqlalchemy.exc import DBAPIError
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from config import DEFAULT_SECRET_KEY, Config
+from config import DEFAULT_PASSWORD_PEPPER, DEFAULT_SECRET_KEY, MIN_KEY_BYTES, Config
 
 from . import audit, content, mail, rate_limits, sessions
 from .extensions import csrf, db, limiter
@@ -84,11 +84,19 @@ def create_app(config_class=Config, instance_path=None, **overrides):
 
 
 def _refuse_unsafe_settings(app):
+    """Outside development (and the tests), no start with a guessable or missing key."""
     config = app.config
-    if config["SECRET_KEY"] == DEFAULT_SECRET_KEY and config["PORTAL_ENV"] != "development":
-        raise RuntimeError("SECRET_KEY is the development default: set SECRET_KEY to start outside development.")
+    if config["PORTAL_ENV"] == "development" and not config["PASSWORD_PEPPER"]:
+        config["PASSWORD_PEPPER"] = DEFAULT_PASSWORD_PEPPER
     if config.get("CAPTCHA_TEST_ANSWER") and not config.get("TESTING"):
         raise RuntimeError("CAPTCHA_TEST_ANSWER is only for automated tests (TESTING); unset it.")
+    if config["PORTAL_ENV"] == "development" or config.get("TESTING"):
+        return
+    for name, default in (("SECRET_KEY", DEFAULT_SECRET_KEY), ("PASSWORD_PEPPER", DEFAULT_PASSWORD_PEPPER)):
+        value = config[name] or ""
+        if value == default or len(value.encode()) < MIN_KEY_BYTES:
+            raise RuntimeError(f"{name} must be a secret of at least {MIN_KEY_BYTES} bytes outside development "
+                               f"(e.g. python -c 'import secrets; print(secrets.token_urlsafe(48))').")
 
 
 SECURITY_HEADERS = [("X-Content-Type-Options", "nosniff"), ("Referrer-Policy", "no-referrer"),

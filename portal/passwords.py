@@ -16,11 +16,10 @@ from flask import current_app
 
 SCHEME = "$hmac-sha384$"
 _BCRYPT_COST = re.compile(r"^\$2[aby]\$([0-9]{2})\$")
-_PEPPER_DEFAULT = b"e-factura-acceso/password/v1"
 
 
 def _prehash(password):
-    key = current_app.config["PASSWORD_PEPPER"].encode() or _PEPPER_DEFAULT
+    key = current_app.config["PASSWORD_PEPPER"].encode()  # never empty: create_app refuses that
     digest = hmac.new(key, password.encode("utf-8", "surrogatepass"), hashlib.sha384).digest()
     return base64.b64encode(digest)
 

@@ -174,7 +174,8 @@ def test_the_hash_is_keyed_by_the_pepper(make_app):
 
 
 def production_app(tmp_path, **overrides):
-    settings = {"SECRET_KEY": "k" * 48, "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'prod.db'}",
+    settings = {"SECRET_KEY": "k" * 48, "PASSWORD_PEPPER": "p" * 48,
+                "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'prod.db'}",
                 "RATELIMIT_ENABLED": False}
     settings.update(overrides)
     return create_app(Config, instance_path=str(tmp_path / "prod"), **settings)

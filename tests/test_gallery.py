@@ -72,7 +72,8 @@ def test_gallery_is_in_development(make_app):
 @pytest.fixture
 def production(tmp_path):
     class Production(Config):
-        SECRET_KEY = "a-real-secret-for-this-test"
+        SECRET_KEY = "a-real-secret-for-this-test-of-32-bytes"  # noqa: S105
+        PASSWORD_PEPPER = "a-real-pepper-for-this-test-of-32-bytes"  # noqa: S105
         PORTAL_ENV = "production"
         TESTING = False
         CAPTCHA_TEST_ANSWER = None

@@ -219,6 +219,44 @@ def test_refuses_to_start_with_the_default_secret_key_outside_development():
         create_app(Production)
 
 
+STRONG_KEY = "k" * 32  # noqa: S105
+
+
+@pytest.mark.parametrize("secret_key, pepper, refused", [
+    pytest.param("a", STRONG_KEY, "SECRET_KEY", id="a one-byte SECRET_KEY"),
+    pytest.param("", STRONG_KEY, "SECRET_KEY", id="an empty SECRET_KEY"),
+    pytest.param("k" * 31, STRONG_KEY, "SECRET_KEY", id="31 bytes"),
+    pytest.param(STRONG_KEY, "", "PASSWORD_PEPPER", id="no PASSWORD_PEPPER"),
+    pytest.param(STRONG_KEY, "corta", "PASSWORD_PEPPER", id="a short PASSWORD_PEPPER"),
+])
+def test_refuses_to_start_with_a_weak_key_outside_development(tmp_path, secret_key, pepper, refused):
+    """Found by the outside review: only the exact development default was refused;
+    SECRET_KEY=a started, an empty one started and answered 500, and without PASSWORD_PEPPER the
+    pre-hash fell back to a constant in the source."""
+    class Production(Config):
+        SECRET_KEY = secret_key
+        PASSWORD_PEPPER = pepper
+        PORTAL_ENV = "production"
+
+    with pytest.raises(RuntimeError, match=refused):
+        create_app(Production, instance_path=str(tmp_path / "instance"),
+                   SQLALCHEMY_DATABASE_URI=f"sqlite:///{tmp_path / 'portal.db'}")
+
+
+def test_starts_with_strong_keys_outside_development(tmp_path):
+    class Production(Config):
+        SECRET_KEY = STRONG_KEY
+        PASSWORD_PEPPER = STRONG_KEY
+        PORTAL_ENV = "production"
+
+    app = create_app(Production, instance_path=str(tmp_path / "instance"),
+                     SQLALCHEMY_DATABASE_URI=f"sqlite:///{tmp_path / 'portal.db'}")
+    assert app.test_client().get("/").status_code == 200
+    with app.app_context():
+        db.session.remove()
+        db.engine.dispose()
+
+
 def test_captcha_test_answer_only_under_testing():
     class NotTesting(TestConfig):
         TESTING = False
