@@ -24,9 +24,13 @@ $(VENV)/.installed-dev: requirements-dev.txt requirements.txt $(VENV)/.installed
 install: $(VENV)/.installed
 install-dev: $(VENV)/.installed-dev
 
+# The development server and, beside it, the outbox worker that delivers the e-mail (to
+# instance/outbox/ without a MAIL_SERVER); stopping the server stops the worker.
 run: install
 	PORTAL_ENV=development $(FLASK) db upgrade
 	PORTAL_ENV=development $(FLASK) demo-seed
+	PORTAL_ENV=development $(FLASK) outbox worker & worker=$$!; \
+	trap 'kill $$worker 2>/dev/null' EXIT INT TERM; \
 	PORTAL_ENV=development $(FLASK) run --host 127.0.0.1 --port 5000
 
 serve: install

@@ -45,6 +45,9 @@ class Config:
     MAIL_PASSWORD = os.environ.get("MAIL_PASSWORD")
     MAIL_DEFAULT_SENDER = os.environ.get("MAIL_DEFAULT_SENDER", "e-Factura Acceso <no-responder@efactura.example>")
     PUBLIC_BASE_URL = os.environ.get("PUBLIC_BASE_URL", "http://127.0.0.1:5000")
+    MAIL_TIMEOUT = _int("MAIL_TIMEOUT", 10)  # seconds, every SMTP conversation
+    MAIL_DAILY_CAP = _int("MAIL_DAILY_CAP", 10)  # messages a recipient gets in 24 hours at most
+    OUTBOX_POLL_SECONDS = float(os.environ.get("OUTBOX_POLL_SECONDS", "1"))
 
     LOGIN_MAX_ATTEMPTS = _int("LOGIN_MAX_ATTEMPTS", 5)
     LOCKOUT_MINUTES = _int("LOCKOUT_MINUTES", 15)

@@ -4,14 +4,14 @@ import os
 import time
 
 import jinja2
-from flask import Flask, render_template, request
+from flask import Flask, g, render_template, request
 from flask_wtf.csrf import CSRFError
 from sqlalchemy.exc import DBAPIError
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from config import DEFAULT_PASSWORD_PEPPER, DEFAULT_SECRET_KEY, MIN_KEY_BYTES, Config
 
-from . import audit, content, mail, rate_limits, sessions
+from . import audit, content, outbox, rate_limits, sessions
 from .extensions import csrf, db, limiter
 from .extensions import mail as mail_extension
 from .htmx import is_htmx, render
@@ -63,7 +63,7 @@ def create_app(config_class=Config, instance_path=None, **overrides):
     chrome.init_app(app)
     database.init_app(app)
     support.init_app(app)
-    mail.init_app(app, producers=(coded_link.process_reminders,))
+    outbox.init_app(app, producers=(coded_link.process_reminders,))
 
     from .views import access, captcha, health, home, password_change, recovery
     app.register_blueprint(health.bp)
@@ -149,10 +149,11 @@ def _error_handlers(app):
     @app.errorhandler(DBAPIError)
     def database_unavailable(error):
         """The database is locked or gone for a moment: nothing was half-written (the
-        transaction rolls back); the user is asked to try again."""
+        transaction rolls back), but a sign-in attempt counted before it went away stays
+        counted, and the page says so; the user is asked to try again."""
         db.session.rollback()
         app.logger.error("database unavailable: %s", type(error.orig).__name__ if error.orig else error)
-        response = render("service-unavailable", status=503)
+        response = render("service-unavailable", status=503, attempt_counted=g.get("attempt_counted", False))
         response.headers["Retry-After"] = "5"
         return response
 

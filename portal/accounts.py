@@ -4,7 +4,7 @@ import unicodedata
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from flask import current_app
+from flask import current_app, g
 from sqlalchemy import select
 
 from . import audit, clock, lockout, mail, passwords, secret_question, usernames
@@ -41,37 +41,61 @@ def is_inactive(user, now):
     return now - last > timedelta(days=days)
 
 
+def counter_key(name):
+    """What the failure counters and the events of a sign-in with this canonical name are kept
+    under: the name, or, for a name of no known kind that matches no account (a password typed
+    into the user field, say), its masked form (audit.masked)."""
+    return name if _known_or_shaped(name, _find_canonical(name)) else audit.masked(name)
+
+
+def _known_or_shaped(name, user):
+    return user is not None or usernames.parse(name) is not None
+
+
+def _find_canonical(name):
+    return db.session.scalar(select(User).where(User.username == name))
+
+
 def needs_captcha(username):
-    return lockout.has_recent_failures(usernames.canonical(username))
+    return lockout.has_recent_failures(counter_key(usernames.canonical(username)))
 
 
 def authenticate(typed_name, password, client_ip, captcha_shown=False, captcha_solved=lambda: False):
     """Apply every sign-in rule in order; the caller starts the session on OK."""
     name = usernames.canonical(typed_name)
-    until = lockout.locked_until(name)
+    user = _find_canonical(name)
+    key = name if _known_or_shaped(name, user) else audit.masked(name)
+    until = lockout.locked_until(key)
     if until:
-        return _refuse(LOCKED, name, client_ip, locked_until=until)
-    if (captcha_shown or lockout.has_recent_failures(name)) and not captcha_solved():
-        return _refuse(CAPTCHA, name, client_ip)
-    # The event is stored with the claim, so an attempt cut short (a worker killed while it
-    # hashes) still leaves its trace, as "interrupted".
-    event = audit.begin("login", name, client_ip)
-    claim = lockout.claim_attempt(name)
+        return _refuse(LOCKED, name, key, client_ip, locked_until=until)
+    if (captcha_shown or lockout.has_recent_failures(key)) and not captcha_solved():
+        return _refuse(CAPTCHA, name, key, client_ip)
+    # The event is stored with the claim, and so are the lock this attempt sets if it fails
+    # and the owner's notice (held until the check says so): an attempt cut short (a worker
+    # killed while it hashes) still leaves its trace ("interrupted"), its lock and its notice.
+    event = audit.begin("login", key, client_ip)
+    claim = lockout.claim_attempt(key)
+    notice = _note_lock(key, user, client_ip, claim.locked_until) if claim.locks else None
+    db.session.commit()
+    g.attempt_counted = True  # said by the 503 page if the database goes away from here on
     if not claim.granted:
-        return _refuse(LOCKED, name, client_ip, locked_until=claim.locked_until, event=event)
+        return _refuse(LOCKED, name, key, client_ip, locked_until=claim.locked_until, event=event)
 
-    user = db.session.scalar(select(User).where(User.username == name))
     if user is None:
         matches = passwords.verify_dummy(password)
     else:
         matches = passwords.verify_evenly(password, user.password_hash)
     if not matches:
-        return _failed(name, user, client_ip, claim, event)
+        return _failed(name, user, claim, event, notice)
 
-    lockout.clear(name)
+    lockout.clear(key)
+    if claim.locks:  # the attempt that would have locked the name was the right one
+        audit.record("lock", key, "lifted", client_ip)
+        if notice is not None:
+            db.session.delete(notice)
     refusal = blocked(user)
     if refusal:
-        return _refuse(refusal, name, client_ip, user=user, event=event)
+        return _refuse(refusal, name, key, client_ip, user=user, event=event)
     if passwords.needs_rehash(user.password_hash):
         user.password_hash = passwords.hash_password(password)
     result = signed_in(user, client_ip)
@@ -95,30 +119,39 @@ def blocked(user):
     return INACTIVE if is_inactive(user, clock.now()) else None
 
 
-def _refuse(outcome, name, client_ip, user=None, locked_until=None, event=None):
+def _refuse(outcome, name, key, client_ip, user=None, locked_until=None, event=None):
     if event is None:
-        audit.record("login", name, outcome, client_ip)
+        audit.record("login", key, outcome, client_ip)
     else:
         audit.settle(event, outcome)
     db.session.commit()
     return SignIn(outcome, name, user, locked_until=locked_until)
 
 
-def _failed(name, user, client_ip, claim, event):
+LOCK_NOTICE_HOLD = timedelta(minutes=2)  # longer than any check takes (gunicorn's timeout is 30 s)
+
+
+def _note_lock(key, user, client_ip, until):
+    """The lock event, and the owner's notice held until the attempt is known to have failed."""
+    audit.record("lock", key, "locked", client_ip, until=until.isoformat())
+    if user is None or not user.email:
+        return None
+    config = current_app.config
+    return mail.queue(
+        user.email, "Aviso de seguridad: su usuario fue bloqueado", "lock_notice", "lock_notice",
+        user=user, hold=LOCK_NOTICE_HOLD, at=clock.local(clock.now()), until=clock.local(until),
+        client_ip=client_ip, minutes=config["LOCKOUT_MINUTES"], base_url=config["PUBLIC_BASE_URL"].rstrip("/"),
+    )
+
+
+def _failed(name, user, claim, event, notice):
     audit.settle(event, INVALID, known=user is not None)
-    if not claim.locks:
-        db.session.commit()
-        return SignIn(INVALID, name)
-    audit.record("lock", name, "locked", client_ip, until=claim.locked_until.isoformat())
-    if user is not None and user.email:
-        mail.queue(
-            user.email, "Aviso de seguridad: su usuario fue bloqueado", "lock_notice",
-            user=user, at=clock.local(clock.now()), until=clock.local(claim.locked_until),
-            client_ip=client_ip, minutes=current_app.config["LOCKOUT_MINUTES"],
-            base_url=current_app.config["PUBLIC_BASE_URL"].rstrip("/"),
-        )
+    if notice is not None:
+        mail.release(notice)
     db.session.commit()
-    return SignIn(LOCKED, name, locked_until=claim.locked_until)
+    if claim.locks:
+        return SignIn(LOCKED, name, locked_until=claim.locked_until)
+    return SignIn(INVALID, name)
 
 
 EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]{2,}$")

@@ -3,15 +3,18 @@ one JSON line each to the `portal.audit` log for the log pipeline, and searched 
 (`flask --app wsgi audit`).
 
 Callers never pass a password, an answer, a token or a code."""
+import hashlib
+import hmac
 import json
 import logging
 import sys
+from datetime import timedelta
 
 import click
 from flask.cli import with_appcontext
 from sqlalchemy import insert, select
 
-from . import clock, usernames
+from . import clock, stable_keys, usernames
 from .extensions import db
 from .models import AuthEvent
 
@@ -35,6 +38,15 @@ def configure_logging():
 
 
 INTERRUPTED = "interrupted"
+CUT_SHORT_AFTER = timedelta(minutes=2)  # an attempt still "interrupted" this long after was cut short
+
+
+def masked(typed):
+    """What is kept of a typed user name of no known kind that matches no account (often a
+    password typed into the wrong field): its length and a keyed fingerprint, so that repeated
+    attempts with it can still be told apart and counted, and nothing of the text is kept."""
+    digest = hmac.new(stable_keys.get("masked-names"), typed.encode("utf-8", "surrogatepass"), hashlib.sha256)
+    return f"(oculto: {len(typed)} caracteres, {digest.hexdigest()[:12]})"
 _INSERT = insert(AuthEvent.__table__)  # built once; each event is its parameters
 
 
@@ -45,6 +57,19 @@ def record(kind, username, outcome, client_ip, **detail):
               "client_ip": client_ip, "detail": detail or None}
     db.session.execute(_INSERT, values)
     _log(values)
+
+
+def log_interrupted():
+    """Events still "interrupted" some minutes after they began were cut short (a worker
+    killed while it checked a password): they reach the JSON log once, marked as such."""
+    cut = [event for event in db.session.scalars(select(AuthEvent).where(
+        AuthEvent.outcome == INTERRUPTED, AuthEvent.at < clock.now() - CUT_SHORT_AFTER)) if not event.detail]
+    for event in cut:
+        event.detail = {"cut_short": True}
+        _log({"at": event.at, "username": event.username, "kind": event.kind, "outcome": INTERRUPTED,
+              "client_ip": event.client_ip, "detail": event.detail})
+    db.session.commit()
+    return len(cut)
 
 
 def begin(kind, username, client_ip):

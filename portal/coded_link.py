@@ -31,11 +31,10 @@ def request_reminder(name, client_ip):
     to-do that process_reminders carries out, so a request is never lost."""
     audit.record("reminder", name, REQUESTED, client_ip)
     db.session.commit()
-    mail.flush_soon()
 
 
 def process_reminders(limit=100):
-    """Carry out the requested reminders (an outbox producer: see mail.init_app)."""
+    """Carry out the requested reminders (an outbox producer: see outbox.init_app)."""
     pending = db.session.scalars(select(AuthEvent.id).where(
         AuthEvent.kind == "reminder", AuthEvent.outcome == REQUESTED).order_by(AuthEvent.id).limit(limit)).all()
     for event_id in pending:
@@ -67,7 +66,7 @@ def _remind(name, client_ip):
     if recent >= config["REMINDERS_PER_HOUR"]:
         return "limited"
     link = issue(user)
-    mail.queue(user.email, "Aviso de cambio de contraseña de e-Factura", "reminder",
+    mail.queue(user.email, "Aviso de cambio de contraseña de e-Factura", "reminder", "reminder",
                user=user, link=link, hours=config["RESET_LINK_HOURS"], at=clock.local(now), client_ip=client_ip)
     return "sent"
 

@@ -18,6 +18,8 @@ from . import clock
 from .extensions import db
 from .models import LoginThrottle
 
+ANSWER_LOCK_WINDOW = timedelta(hours=24)  # two answer locks in this window close the answer route
+
 
 @dataclass(frozen=True)
 class Counter:
@@ -69,7 +71,9 @@ def locked_until(username, counter=LOGIN):
 
 
 def claim_attempt(username, counter=LOGIN):
-    """Count one attempt before it is checked; refused while the name is locked."""
+    """Count one attempt before it is checked; refused while the name is locked. In the
+    caller's transaction: it commits, with whatever belongs to the claim (the lock's event and
+    notice)."""
     config = current_app.config
     maximum = config[counter.max_setting]
     now = clock.now()
@@ -86,7 +90,6 @@ def claim_attempt(username, counter=LOGIN):
         .values(values)
         .returning(counter.until)
     ).first()
-    db.session.commit()
     if result is None:
         return Claim(granted=False, locked_until=locked_until(username, counter))
     return Claim(granted=True, locks=result[0] is not None, locked_until=result[0])
@@ -107,3 +110,22 @@ def has_recent_failures(username):
         return False
     window = timedelta(hours=current_app.config["CAPTCHA_FAILURE_HOURS"])
     return row.last_failure_at > clock.now() - window
+
+
+def purge():
+    """Rows whose locks and recent failures are over say nothing any more (a counter starts
+    again from zero either way): removed, so that a spray of junk names does not grow the
+    table for ever. Returns how many went."""
+    now = clock.now()
+    window = now - timedelta(hours=current_app.config["CAPTCHA_FAILURE_HOURS"])
+    over = (_past(LoginThrottle.locked_until, now) & _past(LoginThrottle.answer_locked_until, now)
+            & _past(LoginThrottle.last_failure_at, window) & _past(LoginThrottle.last_answer_failure_at, window)
+            & _past(LoginThrottle.answer_locks_since, now - ANSWER_LOCK_WINDOW)
+            & LoginThrottle.answers_closed.is_(False))
+    purged = db.session.execute(delete(LoginThrottle).where(over)).rowcount
+    db.session.commit()
+    return purged
+
+
+def _past(column, moment):
+    return column.is_(None) | (column <= moment)

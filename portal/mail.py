@@ -1,18 +1,26 @@
-"""E-mail: queued in the outbox table inside the request, sent once the response is out.
+"""E-mail: queued in the outbox table, in the transaction of the request that has something to
+say, and delivered by the outbox worker (portal/outbox.py), a process of its own: no request
+ever talks to a mail server, so no answer, and no time an answer takes, depends on one.
 
-With MAIL_SERVER set, messages leave through Flask-Mail (SMTP); without it they are written
-to the instance folder's outbox/ as .eml files and logged, so development needs no server.
+With MAIL_SERVER set, messages leave through Flask-Mail (SMTP, every conversation bounded by
+MAIL_TIMEOUT); without it they are written to the instance folder's outbox/ as .eml files and
+logged, so development needs no server.
+
+Nobody can flood a mailbox: a recipient gets at most MAIL_DAILY_CAP messages in 24 hours
+(every kind counts; the notice that the password changed still goes out past the cap: only
+the account holder can cause it, and it is the one that says someone else did), and an
+account at most one notice of each locking kind an hour.
 """
 import logging
-import time
+import secrets
+import socket
+from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
 
-import click
-from flask import current_app, g, has_request_context, render_template
-from flask.cli import AppGroup
+from flask import current_app, render_template
 from flask_mail import Message
-from sqlalchemy import func, select, update
+from sqlalchemy import delete, func, select, update
 
 from . import clock
 from .extensions import db, mail
@@ -20,99 +28,124 @@ from .models import OutboxMessage
 
 log = logging.getLogger("portal.mail")
 RETRY_MINUTES = (1, 5, 15, 60, 240)  # then every 4 hours until it leaves: nothing is dropped
-SWEEP_SECONDS = 30  # how often a worker also retries what earlier requests could not send
-_last_sweep = 0.0
+LEASE = timedelta(minutes=5)         # a claimed message is another process's again after this
+HELD = "held"                        # the claim of a message its request has not released yet
+KEPT_DAYS = 30                       # sent rows (bodies blanked) are kept this long, then purged
+ALWAYS_SENT = {"password_changed"}   # past the daily cap too
+ONE_AN_HOUR = {"lock_notice", "answers_locked"}  # per account
 
 
-def queue(recipient, subject, template, **context):
-    """Queue a multipart (text + HTML) message from mail/<template>.txt and .html."""
+def queue(recipient, subject, template, kind, user=None, hold=None, **context):
+    """Queue a multipart (text + HTML) message from mail/<template>.txt and .html, in the
+    current transaction (the caller commits). None when a cap keeps it from being queued.
+
+    hold: a timedelta during which the worker leaves the message alone, until release() (or
+    the hold runs out: a request cut short still has its message sent)."""
     now = clock.now()
+    if not _allowed(recipient, kind, user, now):
+        log.warning("mail to %s not queued (%s): over its cap", recipient, kind)
+        return None
     message = OutboxMessage(
-        recipient=recipient, subject=subject, created_at=now, next_attempt_at=now,
-        text_body=render_template(f"mail/{template}.txt", **context),
-        html_body=render_template(f"mail/{template}.html", **context),
+        kind=kind, user_id=user.id if user is not None else None, recipient=recipient, subject=subject,
+        created_at=now, next_attempt_at=now,
+        leased_until=now + hold if hold else None, claim=HELD if hold else None,
+        text_body=render_template(f"mail/{template}.txt", user=user, **context),
+        html_body=render_template(f"mail/{template}.html", user=user, **context),
     )
     db.session.add(message)
-    flush_soon()
     return message
 
 
-def flush_soon():
-    """Have the outbox flushed once this request's response is out."""
-    if has_request_context():
-        g.outbox_pending = True
+def release(message):
+    """A held message may go now."""
+    message.leased_until = message.claim = None
 
 
-def after_request(response):
-    """Send what this request queued after the client has its answer; now and then, also
-    retry what earlier requests could not send (SMTP was down)."""
-    global _last_sweep
-    queued = g.pop("outbox_pending", False)
-    if queued or time.monotonic() - _last_sweep > SWEEP_SECONDS:
-        _last_sweep = time.monotonic()
-        app = current_app._get_current_object()
-        response.call_on_close(lambda: _flush_in(app))
-    return response
+def _allowed(recipient, kind, user, now):
+    if kind in ONE_AN_HOUR and user is not None and _count(
+            OutboxMessage.kind == kind, OutboxMessage.user_id == user.id,
+            OutboxMessage.created_at > now - timedelta(hours=1)):
+        return False
+    if kind in ALWAYS_SENT:
+        return True
+    recent = _count(OutboxMessage.recipient == recipient, OutboxMessage.created_at > now - timedelta(days=1))
+    return recent < current_app.config["MAIL_DAILY_CAP"]
 
 
-def _flush_in(app):
-    with app.app_context():
-        try:
-            _produce()
-            send_pending()
-        except Exception:  # the database went away: the next request or `flask outbox send` retries
-            log.exception("outbox not flushed")
+def _count(*conditions):
+    return db.session.scalar(select(func.count()).select_from(OutboxMessage).where(*conditions))
 
 
-def send_pending(limit=50):
-    """Send due messages; a failed one is retried later with back-off. Returns the count sent."""
-    now = clock.now()
-    due = db.session.scalars(
-        select(OutboxMessage).where(OutboxMessage.sent_at.is_(None), OutboxMessage.next_attempt_at <= now)
-        .order_by(OutboxMessage.id).limit(limit)
-    ).all()
+def deliver_due(limit=50, everything=False):
+    """Deliver what is due (everything pending, back-off or not, with everything=True); a
+    failed message is retried later with back-off. Returns the number sent.
+
+    Each message is claimed by one atomic UPDATE ... RETURNING that also reads what it says,
+    so two delivering processes never send one message twice, and nothing is read that another
+    process may change."""
+    token = secrets.token_hex(16)
     sent = 0
-    for message in due:
-        if not _claim(message, now):
-            continue
+    for message in _claim(token, limit, everything):
         try:
-            _deliver(message)
-        except Exception as error:  # SMTP refused, network down: keep it for later
-            message.attempts += 1
-            delay = RETRY_MINUTES[min(message.attempts, len(RETRY_MINUTES)) - 1]
-            message.next_attempt_at = now + timedelta(minutes=delay)
-            message.last_error = f"{type(error).__name__}: {error}"[:500]
-            log.warning("mail to %s not sent (attempt %d): %s", message.recipient, message.attempts, error)
+            _send(message)
+        except Exception as error:  # SMTP refused, timed out, network down: keep it for later
+            _retry(message, token, error)
         else:
-            message.sent_at = clock.now()
-            # What it said (a coded link, say) is the recipient's now: the table keeps no copy.
-            message.text_body = message.html_body = ""
-            sent += 1
-        db.session.commit()
+            sent += _mark_sent(message.id, token)
     return sent
 
 
-def _claim(message, now):
-    """Take the message for this process so two workers never send it twice."""
-    lease = now + timedelta(minutes=5)
+def _claim(token, limit, everything):
+    now = clock.now()
+    due = select(OutboxMessage.id).where(
+        OutboxMessage.sent_at.is_(None),
+        (OutboxMessage.leased_until.is_(None)) | (OutboxMessage.leased_until <= now),
+    ).order_by(OutboxMessage.id).limit(limit)
+    if not everything:
+        due = due.where(OutboxMessage.next_attempt_at <= now)
+    if db.engine.dialect.name == "postgresql":
+        due = due.with_for_update(skip_locked=True)
     claimed = db.session.execute(
-        update(OutboxMessage)
-        .where(OutboxMessage.id == message.id, OutboxMessage.sent_at.is_(None),
-               OutboxMessage.next_attempt_at == message.next_attempt_at)
-        .values(next_attempt_at=lease)
-    ).rowcount == 1
+        update(OutboxMessage).where(OutboxMessage.id.in_(due.scalar_subquery()))
+        .values(leased_until=now + LEASE, claim=token)
+        .returning(OutboxMessage.id, OutboxMessage.recipient, OutboxMessage.subject, OutboxMessage.text_body,
+                   OutboxMessage.html_body, OutboxMessage.attempts, OutboxMessage.created_at)
+    ).all()
     db.session.commit()
-    return claimed
+    return sorted(claimed, key=lambda row: row.id)
 
 
-def _deliver(message):
+def _mark_sent(message_id, token):
+    """Sent: what it said (a coded link, say) is the recipient's now; the table keeps no copy."""
+    done = db.session.execute(
+        update(OutboxMessage).where(OutboxMessage.id == message_id, OutboxMessage.claim == token)
+        .values(sent_at=clock.now(), text_body="", html_body="", leased_until=None, claim=None)
+    ).rowcount
+    db.session.commit()
+    return done
+
+
+def _retry(message, token, error):
+    attempts = message.attempts + 1
+    delay = RETRY_MINUTES[min(attempts, len(RETRY_MINUTES)) - 1]
+    db.session.execute(
+        update(OutboxMessage).where(OutboxMessage.id == message.id, OutboxMessage.claim == token)
+        .values(attempts=attempts, next_attempt_at=clock.now() + timedelta(minutes=delay),
+                last_error=f"{type(error).__name__}: {error}"[:500], leased_until=None, claim=None)
+    )
+    db.session.commit()
+    log.warning("mail to %s not sent (attempt %d): %s", message.recipient, attempts, error)
+
+
+def _send(message):
     email = Message(
         subject=message.subject, recipients=[message.recipient],
         body=message.text_body, html=message.html_body,
         sender=current_app.config["MAIL_DEFAULT_SENDER"],
     )
     if current_app.config.get("MAIL_SERVER"):
-        mail.send(email)
+        with _timeout(current_app.config["MAIL_TIMEOUT"]):
+            mail.send(email)
         log.info("mail sent to %s: %s", message.recipient, message.subject)
         return
     folder = Path(current_app.instance_path) / "outbox"
@@ -122,26 +155,24 @@ def _deliver(message):
     log.info("mail to %s written to %s: %s", message.recipient, path, message.subject)
 
 
-outbox_cli = AppGroup("outbox", help="Correos pendientes (cola de salida).")
+@contextmanager
+def _timeout(seconds):
+    """Every socket of the SMTP conversation gives up after `seconds` (Flask-Mail opens its
+    connection with the process's default timeout; the worker sends one message at a time)."""
+    previous = socket.getdefaulttimeout()
+    socket.setdefaulttimeout(seconds)
+    try:
+        yield
+    finally:
+        socket.setdefaulttimeout(previous)
 
 
-def init_app(app, producers=()):
-    """producers: functions that queue e-mail out of the request (the recovery reminders),
-    run before each flush."""
-    app.extensions["portal.outbox_producers"] = tuple(producers)
-    app.cli.add_command(outbox_cli)
-    app.after_request(after_request)
+def pending():
+    return _count(OutboxMessage.sent_at.is_(None))
 
 
-def _produce():
-    for produce in current_app.extensions["portal.outbox_producers"]:
-        produce()
-
-
-@outbox_cli.command("send")
-def send_command():
-    """Send every message that is due (for cron)."""
-    _produce()
-    sent = send_pending(limit=1000)
-    waiting = db.session.scalar(select(func.count()).select_from(OutboxMessage).where(OutboxMessage.sent_at.is_(None)))
-    click.echo(f"Enviados: {sent}. En espera: {waiting}.")
+def purge_sent():
+    """Sent rows older than KEPT_DAYS are of no more use (the caps look back a day)."""
+    db.session.execute(delete(OutboxMessage).where(
+        OutboxMessage.sent_at.is_not(None), OutboxMessage.sent_at < clock.now() - timedelta(days=KEPT_DAYS)))
+    db.session.commit()

@@ -39,6 +39,12 @@ class LoginThrottle(db.Model):
     # Wrong secret answers, limited the same way (then only the e-mailed link is left).
     answer_failures: Mapped[int] = mapped_column(Integer, default=0)
     answer_locked_until: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    last_answer_failure_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    # Answer locks counted since answer_locks_since (a 24-hour window); a second one in the
+    # window closes the answer route (answers_closed) until the e-mailed link or a sign-in.
+    answer_locks: Mapped[int] = mapped_column(Integer, default=0)
+    answer_locks_since: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    answers_closed: Mapped[bool] = mapped_column(Boolean, default=False)
 
 
 class CodedLink(db.Model):
@@ -69,18 +75,27 @@ class CaptchaChallenge(db.Model):
 
 
 class OutboxMessage(db.Model):
-    """An e-mail waiting to leave: queued inside the request, sent after the response."""
+    """An e-mail: queued inside the request's transaction, delivered by the outbox worker.
+    Sent rows keep their kind, recipient and times (the bodies are blanked) for a while: the
+    daily cap per recipient counts them."""
 
     __tablename__ = "outbox"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    recipient: Mapped[str] = mapped_column(String(254))
+    kind: Mapped[str] = mapped_column(String(40), default="notice")  # reminder, lock_notice, ...
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), nullable=True,
+                                                index=True)
+    recipient: Mapped[str] = mapped_column(String(254), index=True)
     subject: Mapped[str] = mapped_column(String(200))
     text_body: Mapped[str] = mapped_column(Text)
     html_body: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(DateTime)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime] = mapped_column(DateTime, index=True)
+    # Taken by one delivering process (its claim) until this time, or held by the request
+    # that queued it (claim "held") until it knows the message must go.
+    leased_until: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    claim: Mapped[str | None] = mapped_column(String(32), nullable=True)
     sent_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True, index=True)
     last_error: Mapped[str | None] = mapped_column(String(500), nullable=True)
 
@@ -97,3 +112,13 @@ class AuthEvent(db.Model):
     outcome: Mapped[str] = mapped_column(String(40))
     client_ip: Mapped[str] = mapped_column(String(64))
     detail: Mapped[dict | None] = mapped_column(JSON, nullable=True)
+
+
+class StableKey(db.Model):
+    """A secret the portal makes for itself once and never rotates (the decoy questions'
+    key: it must outlive SECRET_KEY rotations)."""
+
+    __tablename__ = "stable_keys"
+
+    name: Mapped[str] = mapped_column(String(40), primary_key=True)
+    value: Mapped[bytes] = mapped_column(LargeBinary)

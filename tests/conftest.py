@@ -6,6 +6,7 @@ import bcrypt
 import pytest
 import sqlalchemy
 
+import helpers
 from config import TestConfig
 from helpers import PASSWORD, FakeClock, Inbox, smtp_server
 from portal import create_app
@@ -61,9 +62,11 @@ def make_app(tmp_path, clock):
         instance.mkdir(exist_ok=True)
         app = create_app(TestConfig, instance_path=str(instance), **settings)
         built.append(app)
+        helpers.APPS.append(app)
         return app
 
     yield build
+    helpers.APPS.clear()
     for app in built:
         with app.app_context():
             db.session.remove()

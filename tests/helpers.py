@@ -246,15 +246,33 @@ def follow(client, response, headers=None):
 
 # E-mail: received by the SMTP server of the `smtp` fixture, or written to the outbox folder
 
+# The outbox worker. A request only queues e-mail; the worker, a process of its own in
+# production, delivers it. Where a test reads mail, one pass of the worker runs first, for
+# every app the test built (conftest's make_app lists them here).
+APPS = []
+
+
+def deliver(app=None):
+    """One pass of the outbox worker (portal/outbox.py) for app, or for every app of the test."""
+    from portal import outbox
+
+    for each in [app] if app is not None else APPS:
+        with each.app_context():
+            outbox.work_once()
+
+
 def received(smtp, count):
-    """Exactly `count` messages, parsed, once they have arrived."""
+    """Exactly `count` messages, parsed, once the worker has delivered them."""
+    deliver()
     envelopes = smtp.wait_for(count)
     assert len(envelopes) == count
     return [message_from_bytes(envelope.content, policy=policy.default) for envelope in envelopes]
 
 
 def written(app):
-    """Every message the portal wrote to its outbox folder (no MAIL_SERVER), oldest first."""
+    """Every message the portal wrote to its outbox folder (no MAIL_SERVER), oldest first, once
+    the worker has delivered them."""
+    deliver(app)
     folder = Path(app.instance_path) / "outbox"
     files = sorted(folder.glob("*.eml"), key=lambda path: int(path.stem.rsplit("-", 1)[1])) if folder.exists() else []
     return [message_from_bytes(path.read_bytes(), policy=policy.default) for path in files]

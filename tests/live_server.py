@@ -84,13 +84,16 @@ class LiveServer:
     ready_path the server is up once this path answers (any status below 500) and every worker
                has started
 
+    outbox     also run the portal's outbox worker (`flask outbox worker`) beside it, as
+               production does: requests only queue e-mail, the worker delivers it
+
     It is started in a session of its own and dies with the process that started it; stop()
     sends SIGTERM, then SIGKILL after stop_timeout seconds, and SIGKILL to any of its workers
     its master left behind.
     """
 
     def __init__(self, log_path, app=PORTAL, *, env=None, options=TEST_OPTIONS, workers=2, port=None,
-                 ready_path="/healthz", pythonpath=(), start_timeout=60, stop_timeout=30):
+                 ready_path="/healthz", pythonpath=(), start_timeout=60, stop_timeout=30, outbox=False):
         self.log_path = Path(log_path)
         self.port = port or free_port()
         self.url = f"http://{HOST}:{self.port}"
@@ -101,7 +104,10 @@ class LiveServer:
         path = ",".join(str(folder) for folder in (ROOT, TESTS, *pythonpath))
         self.command = [*_gunicorn(), *options, "--bind", f"{HOST}:{self.port}", "--no-control-socket",
                         "--workers", str(workers), "--chdir", str(ROOT), "--pythonpath", path, app]
-        self.process = None
+        self.outbox_command = [sys.executable, "-m", "flask", "--app", app, "outbox", "worker", "--poll", "0.2"]
+        self.pythonpath = os.pathsep.join(str(folder) for folder in (ROOT, TESTS, *pythonpath))
+        self.outbox = outbox
+        self.process = self.outbox_process = None
 
     @classmethod
     def portal(cls, log_path, instance, settings=None, *, config="TestConfig", post_floor=False, **kwargs):
@@ -131,10 +137,19 @@ class LiveServer:
             if self.process.poll() is not None:
                 raise RuntimeError(f"gunicorn exited ({self.process.returncode}):\n{self.log()}")
             if self.answers() and len(self.workers()) >= self.worker_count:
+                if self.outbox:
+                    self._start_outbox()
                 return self
             time.sleep(0.2)
         self.stop()
         raise RuntimeError(f"gunicorn did not answer on {self.url} within {self.start_timeout} s:\n{self.log()}")
+
+    def _start_outbox(self):
+        with self.log_path.open("ab") as log:
+            self.outbox_process = subprocess.Popen(
+                self.outbox_command, cwd=ROOT, env=child_environment({**self.variables, "PYTHONPATH": self.pythonpath}),
+                stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+                preexec_fn=_die_with_parent)
 
     def answers(self, timeout=5):
         """Whether ready_path answers now, with a status below 500, within timeout seconds."""
@@ -155,6 +170,13 @@ class LiveServer:
         return [int(pid) for pid in out.split()]
 
     def stop(self):
+        if self.outbox_process is not None and self.outbox_process.poll() is None:
+            self.outbox_process.terminate()
+            try:
+                self.outbox_process.wait(timeout=self.stop_timeout)
+            except subprocess.TimeoutExpired:
+                self.outbox_process.kill()
+                self.outbox_process.wait()
         if self.process is None:
             return
         workers = self.workers()

@@ -7,6 +7,7 @@ Two controls stand in the way and each attack meets at least one of them:
 No password is ever checked while a name is locked (bcrypt.checkpw is counted).
 """
 import pytest
+from sqlalchemy import func, select
 
 from helpers import (
     CAPTCHA,
@@ -17,6 +18,7 @@ from helpers import (
     ask,
     client_from,
     csrf_token,
+    fail,
     fresh_address,
     login,
     make_user,
@@ -24,7 +26,7 @@ from helpers import (
     text,
 )
 from portal.extensions import db
-from portal.models import AuthEvent
+from portal.models import AuthEvent, LoginThrottle
 
 # Many names from one client
 
@@ -231,3 +233,23 @@ def test_look_alike_names_do_not_reach_the_account(app, checks):
         assert response.status_code == 200 and 'data-error="invalid"' in text(response)
     client = client_from(app)
     assert login(client, NAME, PASSWORD).status_code == 303  # no CAPTCHA: the account saw no failure
+
+
+def test_a_spray_of_junk_names_does_not_grow_the_counters_for_ever(make_app, clock):
+    """Found by the outside review: one login_throttle row per name ever tried, never removed.
+    The housekeeping (the outbox worker runs it hourly; `flask outbox housekeeping` too)
+    removes the rows whose locks and recent failures are over, and only those."""
+    app = make_app(RATELIMIT_ENABLED=False)
+    make_user(app)
+    for i in range(20):
+        login(app.test_client(), f"XAXX0101010{i:02d}", WRONG)
+    clock.advance(hours=23)
+    login(app.test_client(), "XAXX010101099", WRONG)  # a recent failure (the CAPTCHA rule reads it): it stays
+    clock.advance(hours=2)
+    fail(app.test_client(), NAME, times=5)  # locked now: it stays
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(LoginThrottle)) == 22
+    result = app.test_cli_runner().invoke(args=["outbox", "housekeeping"])
+    assert "Contadores purgados: 20." in result.output
+    with app.app_context():
+        assert sorted(db.session.scalars(select(LoginThrottle.username)).all()) == [NAME, "XAXX010101099"]

@@ -11,7 +11,8 @@ bytes that are not UTF-8 (percent-encoded or not). The properties:
    compared as they are. What "refused" means, and what a refusal may still write, per route:
    - POST /entrar: refused = not signed in (no redirect). It may add the attempt's auth event
      (+1; +2 when it locks the name: the lock event), the name's throttle row (+1), and the
-     CAPTCHA challenge the answer shows (+1); an existing account that gets locked also gets
+     CAPTCHA challenge the answer shows (+1), and the first time a name of no known kind is
+     stored masked, the key that masks it (stable_keys, +1); an existing account that gets locked also gets
      its lock notice in the outbox (+1, only with the lockout answer). The attempt must be
      counted (SPEC: every attempt, and the failure lock); nothing else may change, and the
      accounts not at all;
@@ -171,8 +172,9 @@ def test_login_survives_any_input_and_a_refusal_only_counts_the_attempt(fuzz_app
         return  # signed in: the fuzz found the right password
     delta = changes(before, after)
     locked = 'id="lockout"' in text(response)
-    assert set(delta) <= {"auth_events", "login_throttle", "captcha_challenges", "outbox"}, delta
+    assert set(delta) <= {"auth_events", "login_throttle", "captcha_challenges", "outbox", "stable_keys"}, delta
     assert 0 <= delta.get("auth_events", 0) <= 2 and 0 <= delta.get("login_throttle", 0) <= 1, delta
+    assert 0 <= delta.get("stable_keys", 0) <= 1, delta  # the key of masked names, made the first time
     assert 0 <= delta.get("captcha_challenges", 0) <= 1, delta
     assert delta.get("outbox", 0) == (1 if delta.get("outbox") and locked else 0), delta
     assert after[1]["users"] == before[1]["users"]

@@ -3,7 +3,7 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from email import message_from_bytes, policy
 
-from helpers import CAPTCHA, HTMX, PASSWORD, csrf_token, fail, login, make_user, masked, shown_challenge
+from helpers import CAPTCHA, HTMX, PASSWORD, csrf_token, deliver, fail, login, make_user, masked, shown_challenge
 from portal import passwords
 from portal.extensions import db
 from portal.models import AuthEvent, LoginThrottle, OutboxMessage, User
@@ -178,6 +178,7 @@ def test_lock_notice_reaches_a_real_smtp_server(make_app, smtp):
     client = app.test_client()
     client.environ_base["REMOTE_ADDR"] = "203.0.113.5"
     fail(client, "GOMA800101AB1", times=5)
+    deliver()
     [envelope] = smtp.wait_for(1)
     assert envelope.rcpt_tos == ["maria@example.com"]
     message = message_from_bytes(envelope.content, policy=policy.default)
@@ -203,6 +204,7 @@ def test_without_mail_server_the_notice_is_written_to_the_outbox_folder(app, cli
     fail(client, "GOMA800101AB1", times=5)
     from pathlib import Path
 
+    deliver(app)
     written = list((Path(app.instance_path) / "outbox").glob("*.eml"))
     assert len(written) == 1
     text = written[0].read_text(encoding="utf-8")
@@ -216,6 +218,7 @@ def test_smtp_down_keeps_the_notice_for_later(make_app):
     make_user(app, display_name="", question=None)
     body = fail(app.test_client(), "GOMA800101AB1", times=5).get_data(as_text=True)
     assert LOCK_TEXT in body
+    deliver(app)
     with app.app_context():
         queued = db.session.scalar(db.select(OutboxMessage))
         assert queued.sent_at is None and queued.attempts == 1 and queued.last_error

@@ -71,8 +71,8 @@ def live(services, make_app, smtp, tmp_path):
         db.session.scalar(db.select(User)).password_hash = passwords.hash_password(PASSWORD, rounds=10)
         db.session.commit()
     instance = tmp_path / "live"
-    with (LiveServer.portal(tmp_path / "first.log", instance, settings) as first,
-          LiveServer.portal(tmp_path / "second.log", instance, settings) as second):
+    with (LiveServer.portal(tmp_path / "first.log", instance, settings, outbox=True) as first,
+          LiveServer.portal(tmp_path / "second.log", instance, settings, outbox=True) as second):
         yield app, (first, second)
 
 

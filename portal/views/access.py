@@ -80,7 +80,7 @@ def _refused(error, typed_name):
 
 def _current_lock():
     name = session.get("login_name")
-    return lockout.locked_until(name) if name else None
+    return lockout.locked_until(accounts.counter_key(name)) if name else None
 
 
 def _form_context(typed_name=None, error=None, blocked=None, with_captcha=False):

@@ -66,7 +66,8 @@ def _samples():
         ]),
         ("rate-limited", [("Demasiadas solicitudes (429)", {})]),
         ("session-expired", [("La página caducó (CSRF)", {})]),
-        ("service-unavailable", [("Base de datos no disponible (503)", {})]),
+        ("service-unavailable", [("Base de datos no disponible (503)", {}),
+                                 ("… después de contar un intento de ingreso", {"attempt_counted": True})]),
         ("recovery-form", [
             ("Sin mensajes", {"form": RecoveryForm(), "typed": ""}),
             ("Usuario con forma incorrecta", {"form": RecoveryForm(),

@@ -74,7 +74,8 @@ class LivePortal(LiveServer):
         settings = {"SQLALCHEMY_DATABASE_URI": f"sqlite:///{folder / 'portal.db'}", "MAIL_SERVER": "127.0.0.1",
                     "MAIL_PORT": inbox.port, "MAIL_USE_TLS": False, "PUBLIC_BASE_URL": f"http://127.0.0.1:{port}",
                     "LOCKOUT_MINUTES": 1, "LOGIN_MAX_ATTEMPTS": 5}
-        super().__init__(folder / "gunicorn.log", env=live_app.variables(folder / "instance", settings), port=port)
+        super().__init__(folder / "gunicorn.log", env=live_app.variables(folder / "instance", settings), port=port,
+                         outbox=True)
         self.inbox = inbox
         self._serial = itertools.count(1)
         self.app = None
