@@ -55,7 +55,11 @@ POLICY_UNMET = "La nueva contraseña no cumple todos los requisitos de la lista.
 
 class ChangePasswordForm(Form):
     """The change-password step. The question and answer are checked only while they change
-    (`change_answer`, or always when the account must choose them: asks_question)."""
+    (`change_answer`, or always when the account must choose them: asks_question).
+
+    Only the first sign-in set-up (setup: signed in with that very password a moment ago) says
+    that the new password must differ from the current one; after a recovery proof no answer
+    depends on the current password, which the person has not shown to know."""
 
     new_password = PasswordField("Nueva contraseña")
     confirm_password = PasswordField("Confirme la nueva contraseña")
@@ -64,15 +68,15 @@ class ChangePasswordForm(Form):
     answer = StringField("Respuesta")
     email = StringField("Correo electrónico", filters=[_stripped])
 
-    def __init__(self, formdata=None, user=None, asks_question=False):
+    def __init__(self, formdata=None, user=None, asks_question=False, setup=False):
         super().__init__(formdata)
-        self.user = user
+        self.user, self.setup = user, setup
         self.changes_answer = asks_question or self.change_answer.data == "1"
 
     def validate_new_password(self, field):
         if not policy.acceptable(field.data or "", self.user.username, self.confirm_password.data or ""):
             raise ValidationError(POLICY_UNMET)
-        if passwords.verify(field.data, self.user.password_hash):
+        if self.setup and passwords.verify(field.data, self.user.password_hash):
             raise ValidationError("La nueva contraseña debe ser distinta de la actual.")
 
     def validate_question(self, field):

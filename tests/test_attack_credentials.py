@@ -20,6 +20,7 @@ from helpers import (
     deliver,
     login,
     make_user,
+    masked,
     prove_by_answer,
     request_reminder,
     rules_in,
@@ -209,6 +210,20 @@ def test_recovery_never_reveals_a_password_or_its_hash(app):
     for secret in (PASSWORD, new, stored_hash, "Verde"):
         for place in details + bodies + written:
             assert secret not in place
+
+
+def test_the_change_step_tells_nothing_of_the_current_password(app):
+    """Found by the outside review: with a recovery proof (a right answer, an opened link), a
+    guess of the current password plus an invalid e-mail was answered "debe ser distinta de la
+    actual" only when the guess was right, and changed nothing, sent nothing: an oracle for
+    the password. No answer of the step depends on the current password now."""
+    make_user(app)
+    client = app.test_client()
+    prove_by_answer(client)
+    right = save(client, new=PASSWORD, email="no-es-correo", htmx=True)
+    wrong = save(client, new="Otra.Clave.2027", email="no-es-correo", htmx=True)
+    assert masked(text(right)) == masked(text(wrong))
+    assert "distinta de la actual" not in text(right)
 
 
 def test_there_is_no_default_account(make_app, tmp_path):

@@ -46,7 +46,7 @@ def save():
     user, setup = _changing_user()
     if user is None:
         return redirect_to("recovery.start")
-    form = ChangePasswordForm(request.form, user=user, asks_question=_needs_question(user, setup))
+    form = ChangePasswordForm(request.form, user=user, asks_question=_needs_question(user, setup), setup=setup)
     if not form.validate():
         return change_step(user, setup, form=form, errors=form.problems(), change_answer=form.changes_answer)
     via = "setup" if setup else session.get(password_change.PROOF, {}).get("via", "answer")
