@@ -154,7 +154,8 @@ def check(challenge_id, typed):
     if not spent:
         spent = _insert(id=nonce, created_at=now, used_at=now)
     db.session.commit()
-    return spent and secrets.compare_digest(_normalise(typed), answer(nonce))
+    # compare_digest refuses str with non-ASCII letters (a typed ñ or é): compare the bytes.
+    return spent and hmac.compare_digest(_normalise(typed).encode(), answer(nonce).encode())
 
 
 def _insert(**values):

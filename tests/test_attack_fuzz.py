@@ -49,6 +49,7 @@ from helpers import (
     NAME,
     PASSWORD,
     UNKNOWN,
+    WRONG,
     ask,
     csrf_token,
     finished,
@@ -383,6 +384,17 @@ def test_nul_in_the_user_name_gets_the_login_error_not_a_5xx(fuzz_app):
     token = csrf_token(client)
     response = login(client, "GOMA\x00800101AB1", PASSWORD, token=token)
     assert response.status_code == 200 and 'data-error="invalid"' in text(response)
+
+
+@pytest.mark.parametrize("typed", ["PRUEBÑ", "prueba\u0301", "ÉÑÍÓÚ", "\U0001F600", "PRUEBÁ"])
+def test_a_captcha_answer_with_non_ascii_letters_is_a_wrong_answer_not_a_500(fuzz_app, typed):
+    """Found by the outside review: a CAPTCHA answer with ñ or é answered 500
+    (secrets.compare_digest refuses non-ASCII text); a Spanish keyboard makes it a real typo."""
+    client = fuzz_app.test_client()
+    token = csrf_token(client)
+    login(client, UNKNOWN, WRONG, token=token)  # the CAPTCHA is shown now
+    response = login(client, UNKNOWN, WRONG, captcha=typed, token=token)
+    assert response.status_code == 200 and 'data-error="captcha"' in text(response)
 
 
 def test_nul_in_a_captcha_id_is_not_found_not_a_5xx(fuzz_app):
