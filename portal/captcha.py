@@ -18,14 +18,13 @@ import unicodedata
 from datetime import UTC, timedelta
 from functools import lru_cache
 
-from captcha.audio import AudioCaptcha
 from captcha.image import ImageCaptcha
 from flask import current_app
 from itsdangerous import BadSignature, TimestampSigner
 from sqlalchemy import delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
-from . import clock
+from . import captcha_audio, clock
 from .extensions import db
 from .models import CaptchaChallenge
 
@@ -34,7 +33,6 @@ ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
 LENGTH = 5
 SALT = "portal.captcha"
 _image = ImageCaptcha(width=200, height=70)
-_audio = AudioCaptcha()
 # nonce.timestamp.signature, each URL-safe base64
 _ID = re.compile(r"^[A-Za-z0-9_-]{24}\.[A-Za-z0-9_-]{1,12}\.[A-Za-z0-9_-]{20,64}$")
 
@@ -98,8 +96,9 @@ def image(challenge_id):
 
 
 def audio(challenge_id):
-    """WAV bytes of a live challenge (made once, then kept), or None."""
-    return _kept(challenge_id, CaptchaChallenge.audio, lambda text: bytes(_audio.generate(text)))
+    """WAV bytes of a live challenge (spoken in Spanish once, then kept), or None. Raises
+    captcha_audio.Unavailable when espeak-ng cannot speak."""
+    return _kept(challenge_id, CaptchaChallenge.audio, captcha_audio.speak)
 
 
 def _draw(text):
