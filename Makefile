@@ -24,13 +24,17 @@ $(VENV)/.installed-dev: requirements-dev.txt requirements.txt $(VENV)/.installed
 install: $(VENV)/.installed
 install-dev: $(VENV)/.installed-dev
 
+ESPEAK_CHECK = @command -v espeak-ng >/dev/null || echo "espeak-ng is missing: the CAPTCHA audio will answer 503 (apt-get install espeak-ng)."
+
 run: install
+	$(ESPEAK_CHECK)
 	PORTAL_ENV=development $(FLASK) db upgrade
 	PORTAL_ENV=development $(FLASK) demo-seed
 	PORTAL_ENV=development $(FLASK) run --host 127.0.0.1 --port 5000
 
 serve: install
 	@test -n "$$SECRET_KEY" || { echo "Set SECRET_KEY (and DATABASE_URL, RATELIMIT_STORAGE_URI, MAIL_SERVER...) first."; exit 1; }
+	$(ESPEAK_CHECK)
 	$(BIN)/gunicorn -c gunicorn.conf.py wsgi:app
 
 # The whole suite on the embedded default (SQLite, in-memory limits, browser included), then
