@@ -139,7 +139,7 @@ def test_without_espeak_ng_the_audio_answers_503_with_a_clear_message(app, monke
 RATE = 8000          # the attacker works at telephone quality, the rate of the library's recordings
 LIBRARY = Path(captcha_library.__file__).parent / "data"
 LIBRARY_SPEEDS = [n / 100 for n in range(90, 121)]
-GUARD = 0.4          # seconds: two characters never start closer (a name lasts 0.15 s or more, a pause 0.3 s)
+GUARD = 0.4          # seconds: two characters never start closer (a name, then a pause of 0.3 s or more)
 CHALLENGES = 16
 BLOCK = 64           # templates correlated at once
 
@@ -156,7 +156,7 @@ def samples_of(wav_bytes):
 def at_attacker_rate(signal, rate):
     if rate == RATE:
         return signal
-    width = round(rate / RATE)  # a moving average first: nothing above 4 kHz folds back
+    width = round(rate / RATE)  # a moving average first, so that little above 4 kHz folds back
     smooth = np.convolve(signal, np.ones(width) / width, mode="same") if width > 1 else signal
     return np.interp(np.arange(int(len(signal) * RATE / rate)) * rate / RATE, np.arange(len(signal)),
                      smooth).astype(np.float32)
