@@ -24,9 +24,12 @@ $(VENV)/.installed-dev: requirements-dev.txt requirements.txt $(VENV)/.installed
 install: $(VENV)/.installed
 install-dev: $(VENV)/.installed-dev
 
+ESPEAK_CHECK = @command -v espeak-ng >/dev/null || echo "espeak-ng is missing: the CAPTCHA audio will answer 503 (apt-get install espeak-ng)."
+
 # The development server and, beside it, the outbox worker that delivers the e-mail (to
 # instance/outbox/ without a MAIL_SERVER); stopping the server stops the worker.
 run: install
+	$(ESPEAK_CHECK)
 	PORTAL_ENV=development $(FLASK) db upgrade
 	PORTAL_ENV=development $(FLASK) demo-seed
 	PORTAL_ENV=development $(FLASK) outbox worker & worker=$$!; \
@@ -35,6 +38,7 @@ run: install
 
 serve: install
 	@test -n "$$SECRET_KEY" || { echo "Set SECRET_KEY (and DATABASE_URL, RATELIMIT_STORAGE_URI, MAIL_SERVER...) first."; exit 1; }
+	$(ESPEAK_CHECK)
 	$(BIN)/gunicorn -c gunicorn.conf.py wsgi:app
 
 # The whole suite on the embedded default (SQLite, in-memory limits, browser included), then

@@ -5,8 +5,9 @@ Making a challenge stores nothing. Its id is a random nonce signed with the time
 the same key: only the server can read one from the other, and a forged or stale id is
 refused before anything is looked up. A challenge is valid for one submission and
 CAPTCHA_TTL_SECONDS; the database keeps the challenges that were submitted (so a solved one
-cannot be replayed) and the audio version, which costs about half a second of CPU and is made
-once per challenge.
+cannot be replayed) and, once fetched, each challenge's image and audio: both are made on the
+first fetch and that same version is served for the rest of the challenge's life (a new
+drawing on every fetch would hand a solver several renderings of one answer to compare).
 """
 import hashlib
 import hmac
@@ -17,14 +18,13 @@ import unicodedata
 from datetime import UTC, timedelta
 from functools import lru_cache
 
-from captcha.audio import AudioCaptcha
 from captcha.image import ImageCaptcha
 from flask import current_app
 from itsdangerous import BadSignature, TimestampSigner
-from sqlalchemy import delete, insert, update
+from sqlalchemy import delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
-from . import clock
+from . import captcha_audio, clock
 from .extensions import db
 from .models import CaptchaChallenge
 
@@ -33,7 +33,6 @@ ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
 LENGTH = 5
 SALT = "portal.captcha"
 _image = ImageCaptcha(width=200, height=70)
-_audio = AudioCaptcha()
 # nonce.timestamp.signature, each URL-safe base64
 _ID = re.compile(r"^[A-Za-z0-9_-]{24}\.[A-Za-z0-9_-]{1,12}\.[A-Za-z0-9_-]{20,64}$")
 
@@ -91,44 +90,51 @@ def _nonce(challenge_id):
     return signed.decode()
 
 
-def _live(challenge_id):
-    """(nonce, stored row or None) of a challenge that can still be answered, else None."""
-    nonce = _nonce(challenge_id)
-    if nonce is None:
-        return None
-    row = db.session.get(CaptchaChallenge, nonce)
-    if row is not None and row.used_at is not None:
-        return None
-    return nonce, row
-
-
 def image(challenge_id):
-    """PNG bytes of a live challenge, or None."""
-    live = _live(challenge_id)
-    if live is None:
-        return None
-    out = io.BytesIO()
-    # The fastest zlib level: the image is noise, a higher level shrinks it little and costs a lot.
-    _image.generate_image(answer(live[0])).save(out, format="png", compress_level=1)
-    return out.getvalue()
+    """PNG bytes of a live challenge (drawn once, then kept), or None."""
+    return _kept(challenge_id, CaptchaChallenge.image, _draw)
 
 
 def audio(challenge_id):
-    """WAV bytes of a live challenge (made once, then kept), or None."""
-    live = _live(challenge_id)
-    if live is None:
+    """WAV bytes of a live challenge (spoken in Spanish once, then kept), or None. Raises
+    captcha_audio.Unavailable when espeak-ng cannot speak."""
+    return _kept(challenge_id, CaptchaChallenge.audio, captcha_audio.speak)
+
+
+def _draw(text):
+    out = io.BytesIO()
+    # The fastest zlib level: the image is noise, a higher level shrinks it little and costs a lot.
+    _image.generate_image(text).save(out, format="png", compress_level=1)
+    return out.getvalue()
+
+
+def _kept(challenge_id, column, make):
+    """The bytes a live challenge keeps in column (image or audio), made from its answer by the
+    first fetch and served to every later one; None for an id that is not live or is spent.
+    Concurrent first fetches each make a version, only the first one stored is kept, and each
+    of them serves what was kept: a second look at a challenge shows nothing new."""
+    nonce = _nonce(challenge_id)
+    if nonce is None:
         return None
-    nonce, row = live
-    if row is not None and row.audio is not None:
-        return row.audio
-    sound = bytes(_audio.generate(answer(nonce)))
-    if row is None:
+    kept = _read(nonce, column)
+    if kept is None or (kept.used_at is None and kept.value is None):
+        made = make(answer(nonce))
         _purge()
-        _insert(id=nonce, created_at=clock.now(), audio=sound)  # a concurrent first fetch may win
-    else:
-        row.audio = sound
-    db.session.commit()
-    return sound
+        if kept is not None or not _insert(id=nonce, created_at=clock.now(), **{column.key: made}):
+            # The row is there (a submission, the other medium, or a concurrent fetch): fill
+            # the column only while it is empty.
+            db.session.execute(update(CaptchaChallenge)
+                               .where(CaptchaChallenge.id == nonce, column.is_(None))
+                               .values({column.key: made}))
+        db.session.commit()
+        kept = _read(nonce, column)
+    return None if kept is None or kept.used_at is not None else kept.value
+
+
+def _read(nonce, column):
+    """(used_at, value) of the challenge's row, or None when it has none."""
+    return db.session.execute(select(CaptchaChallenge.used_at, column.label("value"))
+                              .where(CaptchaChallenge.id == nonce)).first()
 
 
 def _normalise(text):
@@ -144,8 +150,8 @@ def check(challenge_id, typed):
     now = clock.now()
     _purge()
     # Spent exactly once, however many submissions race for it: the row it may have (made
-    # by an audio fetch) is claimed with a conditional UPDATE, otherwise it is inserted
-    # as used, and only one insert of a primary key can succeed.
+    # by an image or audio fetch) is claimed with a conditional UPDATE, otherwise it is
+    # inserted as used, and only one insert of a primary key can succeed.
     spent = db.session.execute(
         update(CaptchaChallenge)
         .where(CaptchaChallenge.id == nonce, CaptchaChallenge.used_at.is_(None))

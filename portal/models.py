@@ -64,13 +64,14 @@ class CodedLink(db.Model):
 
 
 class CaptchaChallenge(db.Model):
-    __tablename__ = "captcha_challenges"
+    """A challenge that was submitted, or whose image or audio was made (see portal/captcha.py)."""
 
-    """A challenge that was submitted, or whose audio was made (see portal/captcha.py)."""
+    __tablename__ = "captcha_challenges"
 
     id: Mapped[str] = mapped_column(String(43), primary_key=True)  # the nonce of its signed id
     created_at: Mapped[datetime] = mapped_column(DateTime, index=True)
     used_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    image: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True, deferred=True)
     audio: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True, deferred=True)
 
 

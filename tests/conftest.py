@@ -1,4 +1,5 @@
 import os
+import shutil
 import socket
 import uuid
 
@@ -158,3 +159,15 @@ def services():
         pytest.skip(message)
     empty_database(portal_url(SERVICE_DATABASE_URL))
     return portal_url(SERVICE_DATABASE_URL), SERVICE_REDIS_URL
+
+
+@pytest.fixture(scope="session")
+def espeak():
+    """Debian's espeak-ng, which speaks the CAPTCHA's audio: fail under CI=true when missing, else skip."""
+    program = shutil.which("espeak-ng")
+    if program is None:
+        message = "espeak-ng no está instalado (apt-get install espeak-ng): el audio del CAPTCHA no se puede probar"
+        if os.environ.get("CI") == "true":
+            pytest.fail(message)
+        pytest.skip(message)
+    return program

@@ -145,6 +145,32 @@ def test_a_spent_or_expired_challenge_cannot_be_shown_again(app, users, clock):
     assert refused_for_the_captcha(attempt(client, NAME, PASSWORD, CAPTCHA))
 
 
+def test_a_challenge_shows_one_image_however_often_it_is_fetched(app, users):
+    """Drawn anew on every fetch, one answer would come in as many renderings as the solver asks
+    for, and a vote over them beats the noise; the first drawing is kept and served again."""
+    client = browser(app)
+    attempt(client, NAME, WRONG)
+    shown = challenge_of(client)
+    images = [client.get(f"/captcha/{shown}.png") for _ in range(3)]
+    assert all(image.status_code == 200 and image.data[:4] == b"\x89PNG" for image in images)
+    assert images[0].data == images[1].data == images[2].data
+    assert browser(app).get(f"/captcha/{shown}.png").data == images[0].data  # whoever asks
+    attempt(client, NAME, WRONG, CAPTCHA)  # spends it
+    assert client.get(f"/captcha/{shown}.png").status_code == 404
+
+
+def test_concurrent_first_fetches_of_a_challenge_get_one_image(app, users):
+    client = browser(app)
+    attempt(client, NAME, WRONG)
+    shown = challenge_of(client)
+    bots = [browser(app) for _ in range(6)]
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        images = list(pool.map(lambda bot: bot.get(f"/captcha/{shown}.png"), bots))
+    assert all(image.status_code == 200 for image in images)
+    assert len({image.data for image in images}) == 1
+    assert client.get(f"/captcha/{shown}.png").data == images[0].data
+
+
 def test_guessed_challenge_ids_are_not_found(app):
     client = browser(app)
     for guess in ("1", "a" * 32, "../../etc/passwd", "%2e%2e%2f", "' OR '1'='1"):  # NUL: test_attack_fuzz.py

@@ -211,4 +211,26 @@ def test_migrations_build_the_schema_of_the_models(engine, services, tmp_path, m
             differences = compare_metadata(MigrationContext.configure(connection), db.metadata)
             version = connection.execute(sqlalchemy.text("SELECT version_num FROM alembic_version")).scalar()
     assert differences == []
-    assert version == "0002"
+    assert version == "0003"
+
+
+@pytest.mark.parametrize("engine", ["sqlite", "postgresql"])
+def test_the_kept_captcha_image_migrates_down_and_up(engine, services, tmp_path, make_app):
+    import flask_migrate
+
+    from portal.database import MIGRATIONS
+
+    url = f"sqlite:///{tmp_path / 'migrated.db'}" if engine == "sqlite" else services[0]
+    app = make_app(SQLALCHEMY_DATABASE_URI=url)  # migrates on start
+
+    def columns():
+        return {column["name"] for column in sqlalchemy.inspect(db.engine).get_columns("captcha_challenges")}
+
+    with app.app_context():
+        assert "image" in columns()
+        flask_migrate.downgrade(directory=MIGRATIONS, revision="0002")
+        db.engine.dispose()
+        assert "image" not in columns() and "audio" in columns()
+        flask_migrate.upgrade(directory=MIGRATIONS)
+        db.engine.dispose()
+        assert "image" in columns()

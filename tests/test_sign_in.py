@@ -176,15 +176,15 @@ def test_captcha_image_and_fresh_image(client, user):
     assert "<!doctype html>" in page.get_data(as_text=True) and 'id="login-form"' in page.get_data(as_text=True)
 
 
-def test_captcha_audio_is_made_once_per_challenge(client, user, monkeypatch):
-    from portal import captcha
+def test_captcha_audio_is_made_once_per_challenge(client, user, monkeypatch, espeak):
+    from portal import captcha_audio
 
     fail(client, "GOMA800101AB1")
     with client.session_transaction() as session:
         challenge = session["captcha_id"]
     made = []
-    real = captcha._audio.generate
-    monkeypatch.setattr(captcha._audio, "generate", lambda text: made.append(text) or real(text))
+    real = captcha_audio.speak
+    monkeypatch.setattr(captcha_audio, "speak", lambda text: made.append(text) or real(text))
     first = client.get(f"/captcha/{challenge}.wav")
     second = client.get(f"/captcha/{challenge}.wav")
     assert first.status_code == 200 and first.data[:4] == b"RIFF" and first.data == second.data

@@ -1,7 +1,7 @@
 """CAPTCHA: a fresh challenge ("No entiendo el texto"), its image and its audio."""
-from flask import Blueprint, abort, make_response, session
+from flask import Blueprint, abort, current_app, make_response, render_template, session
 
-from .. import captcha
+from .. import captcha, captcha_audio
 from ..extensions import limit, limiter
 from ..htmx import render
 
@@ -25,7 +25,13 @@ def image(challenge_id):
 @bp.get("/<challenge_id>.wav")
 @limiter.limit(limit("RATELIMIT_CAPTCHA_AUDIO"))
 def audio(challenge_id):
-    return _media(captcha.audio(challenge_id), "audio/wav")
+    try:
+        sound = captcha.audio(challenge_id)
+    except captcha_audio.Unavailable as error:
+        # espeak-ng missing or failing: the image still works; say so, keep nothing.
+        current_app.logger.error("CAPTCHA audio unavailable: %s", error)
+        return render_template("error.html", status=503, unavailable="audio"), 503
+    return _media(sound, "audio/wav")
 
 
 def _media(data, mimetype):
