@@ -61,6 +61,9 @@ class Config:
     ANSWER_MAX_ATTEMPTS = _int("ANSWER_MAX_ATTEMPTS", 3)
     ANSWER_LOCK_MINUTES = _int("ANSWER_LOCK_MINUTES", 60)
     REMINDERS_PER_HOUR = _int("REMINDERS_PER_HOUR", 3)
+    # A legacy secret question is shown as a decoy once this many accounts share it.
+    DECOY_MIN_ACCOUNTS = _int("DECOY_MIN_ACCOUNTS", 20)
+    DECOY_POOL_SECONDS = _int("DECOY_POOL_SECONDS", 600)
     # A right answer or an opened link allows a password change for this long.
     RECOVERY_PROOF_MINUTES = _int("RECOVERY_PROOF_MINUTES", 15)
     RATELIMIT_RECOVERY = os.environ.get("RATELIMIT_RECOVERY", "20/minute;200/hour")

@@ -163,11 +163,12 @@ def valid_email(email):
 
 
 def create_user(username, password, email, name="", question=None, answer=None, last_login=None,
-                password_hash=None, commit=True):
+                password_hash=None, commit=True, legacy=False):
     """A new account (support's CLI); raises ValueError with a message for a bad input.
 
     password_hash: an existing bcrypt hash from the legacy system, kept as it is (upgraded to
     the portal's scheme at the next successful sign-in) instead of a password.
+    legacy: an account of the legacy system, whose secret question is kept as it was written.
     """
     canonical = usernames.canonical(username)
     if not canonical or len(canonical) > usernames.MAX_LENGTH:
@@ -176,7 +177,7 @@ def create_user(username, password, email, name="", question=None, answer=None, 
         raise ValueError(f"El usuario {canonical} ya existe.")
     if (question is None) != (answer is None):
         raise ValueError("La pregunta secreta y su respuesta van juntas.")
-    if question is not None and question not in secret_question.QUESTIONS:
+    if question is not None and not legacy and question not in secret_question.QUESTIONS:
         raise ValueError("La pregunta secreta debe ser una de estas: " + " | ".join(secret_question.QUESTIONS))
     if not valid_email(email):
         raise ValueError(f"El correo {email!r} no es válido.")

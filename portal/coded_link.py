@@ -2,7 +2,8 @@
 
 A link is single-use, expires after RESET_LINK_HOURS, is void once the password changes by any
 route (it carries the password's marker) and once a newer link is issued; only a hash of its
-code is stored, the e-mail holds the only copy. Asking for a reminder answers the same for
+code is stored, the e-mail holds the only copy. Opening it (a GET) spends nothing: the person
+then chooses to go on (a POST), which spends it. Asking for a reminder answers the same for
 every name: the request stores one event, and the link and its e-mail are made later, out of
 the request (`process_reminders`), so neither the answer nor its time tells whether the
 account exists.
@@ -14,7 +15,7 @@ from datetime import timedelta
 from flask import current_app
 from sqlalchemy import func, select, update
 
-from . import accounts, audit, clock, mail, passwords
+from . import accounts, audit, clock, lockout, mail, passwords
 from .extensions import db
 from .models import AuthEvent, CodedLink, User
 
@@ -89,16 +90,40 @@ def void_all(user, now):
     ).values(voided_at=now))
 
 
-def open_link(code, client_ip):
-    """(user, None) for a good link, now spent; (None, reason) otherwise."""
-    now = clock.now()
+def look(code, client_ip):
+    """(link id, user) for a good link, which stays unspent; (None, reason) otherwise. Opening
+    the e-mailed address is a GET, which mail scanners prefetch and a browser may repeat: it
+    spends nothing; only spend() does, after the person chose to go on."""
     link = db.session.scalar(select(CodedLink).where(CodedLink.code_hash == _code_hash(code or "")))
+    user = db.session.get(User, link.user_id) if link else None
+    reason = _why_not(link, user, clock.now())
+    if reason is not None:
+        audit.record("link_opened", user.username if user else "-", reason, client_ip)
+        db.session.commit()
+        return None, reason
+    return link.id, user
+
+
+def waiting_user(link_id):
+    """The account of an opened link that can still be spent, else None."""
+    link = db.session.get(CodedLink, link_id) if isinstance(link_id, int) else None
+    user = db.session.get(User, link.user_id) if link else None
+    return user if _why_not(link, user, clock.now()) is None else None
+
+
+def spend(link_id, client_ip):
+    """(user, None) once the link is spent for this request; (None, reason) when it can no
+    longer be (spent in between, voided, expired)."""
+    now = clock.now()
+    link = db.session.get(CodedLink, link_id) if isinstance(link_id, int) else None
     user = db.session.get(User, link.user_id) if link else None
     reason = _why_not(link, user, now)
     if reason is None:
         spent = db.session.execute(update(CodedLink).where(CodedLink.id == link.id, CodedLink.used_at.is_(None))
                                    .values(used_at=now)).rowcount == 1
         reason = None if spent else USED
+    if reason is None:
+        lockout.reopen_answers(user.username)  # the e-mailed route was used: answers may be tried again
     audit.record("link_opened", user.username if user else "-", reason or "ok", client_ip)
     db.session.commit()
     return (user, None) if reason is None else (None, reason)

@@ -48,6 +48,8 @@ class RecoveryForm(Form):
 
 class AnswerForm(Form):
     answer = StringField("Respuesta", validators=[DataRequired(), Length(max=secret_question.MAX_ANSWER)])
+    captcha = StringField("Texto de la imagen", validators=[Optional(), Length(max=32)])
+    captcha_id = StringField("Reto", validators=[Optional(), Length(max=128)])
 
 
 POLICY_UNMET = "La nueva contraseña no cumple todos los requisitos de la lista."

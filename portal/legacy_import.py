@@ -3,11 +3,13 @@
 Columns: username, name, email, password_hash, temporary_password, question, answer,
 last_login. Each row has either password_hash (a bcrypt hash of the legacy system, kept and
 upgraded at the next sign-in) or temporary_password (the account then goes through the first
-sign-in set-up). review() says which rows would be accepted and why the others are not;
+sign-in set-up). A legacy secret question is kept as it was written (the portal's list is for
+new accounts). review() says which rows would be accepted and why the others are not;
 commit() writes the accepted rows in one transaction, or nothing.
 """
 import csv
 import re
+import unicodedata
 from dataclasses import dataclass, field
 
 from . import accounts, clock, usernames
@@ -57,7 +59,7 @@ def commit(accepted):
                 name, temporary, row["email"], row.get("name", ""),
                 row.get("question") or None, row.get("answer") or None,
                 clock.parse_utc(row["last_login"]) if row.get("last_login") else None,
-                password_hash=None if temporary else row["password_hash"], commit=False)
+                password_hash=None if temporary else row["password_hash"], commit=False, legacy=True)
         db.session.commit()
     except Exception:
         db.session.rollback()
@@ -96,6 +98,8 @@ def _question_problem(row):
                 "deje question y answer vacías")
     if bool(question) != bool(answer):
         return "la pregunta secreta y su respuesta van juntas"
+    if len(question) > 200 or any(unicodedata.category(c).startswith("C") for c in question):
+        return "la pregunta secreta pasa de 200 caracteres o lleva caracteres de control"
     return None
 
 

@@ -27,15 +27,16 @@ class Counter:
     until: object          # the column holding the lock's end
     max_setting: str
     minutes_setting: str
-    stamps_failure: bool   # also records last_failure_at (the CAPTCHA rule reads it)
+    stamp: object          # the column recording when the last attempt was claimed (the CAPTCHA rule reads it)
 
 
 # SELECT of a lock's end for a :username, per lock column: built once, it runs on every attempt.
 _READ_UNTIL = {column.key: select(column).where(LoginThrottle.username == bindparam("username"))
                for column in (LoginThrottle.locked_until, LoginThrottle.answer_locked_until)}
-LOGIN = Counter(LoginThrottle.failures, LoginThrottle.locked_until, "LOGIN_MAX_ATTEMPTS", "LOCKOUT_MINUTES", True)
+LOGIN = Counter(LoginThrottle.failures, LoginThrottle.locked_until, "LOGIN_MAX_ATTEMPTS", "LOCKOUT_MINUTES",
+                LoginThrottle.last_failure_at)
 ANSWER = Counter(LoginThrottle.answer_failures, LoginThrottle.answer_locked_until,
-                 "ANSWER_MAX_ATTEMPTS", "ANSWER_LOCK_MINUTES", False)
+                 "ANSWER_MAX_ATTEMPTS", "ANSWER_LOCK_MINUTES", LoginThrottle.last_answer_failure_at)
 
 
 @dataclass(frozen=True)
@@ -81,9 +82,8 @@ def claim_attempt(username, counter=LOGIN):
     _ensure_row(username)
     _expire(username, now, counter)
     values = {counter.count: counter.count + 1,
-              counter.until: case((counter.count + 1 >= maximum, until), else_=None)}
-    if counter.stamps_failure:
-        values[LoginThrottle.last_failure_at] = now
+              counter.until: case((counter.count + 1 >= maximum, until), else_=None),
+              counter.stamp: now}
     result = db.session.execute(
         update(LoginThrottle)
         .where(LoginThrottle.username == username, counter.count < maximum, counter.until.is_(None))
@@ -104,12 +104,41 @@ def clear(username, counter=None):
                            .values({counter.count: 0, counter.until: None}))
 
 
-def has_recent_failures(username):
-    row = db.session.get(LoginThrottle, username)
-    if row is None or row.last_failure_at is None:
-        return False
+def has_recent_failures(username, counter=LOGIN):
+    """Whether the name had a failure (of sign-in, or of secret answers) in the last
+    CAPTCHA_FAILURE_HOURS: the CAPTCHA stays required meanwhile."""
+    last = db.session.scalar(select(counter.stamp).where(LoginThrottle.username == username))
     window = timedelta(hours=current_app.config["CAPTCHA_FAILURE_HOURS"])
-    return row.last_failure_at > clock.now() - window
+    return last is not None and last > clock.now() - window
+
+
+# The answer route: two answer locks within ANSWER_LOCK_WINDOW close it for the name until
+# the e-mailed link is used or a sign-in succeeds (which clears the name's whole row).
+
+def count_answer_lock(username):
+    """In the claim's transaction, for the attempt that locks the answers: one more answer
+    lock in the window; True when this one closes the answer route."""
+    now = clock.now()
+    fresh = _past(LoginThrottle.answer_locks_since, now - ANSWER_LOCK_WINDOW)
+    closed = db.session.execute(
+        update(LoginThrottle).where(LoginThrottle.username == username).values(
+            answer_locks=case((fresh, 1), else_=LoginThrottle.answer_locks + 1),
+            answer_locks_since=case((fresh, now), else_=LoginThrottle.answer_locks_since),
+            answers_closed=LoginThrottle.answers_closed | (~fresh & (LoginThrottle.answer_locks + 1 >= 2)),
+        ).returning(LoginThrottle.answers_closed)
+    ).scalar()
+    return bool(closed)
+
+
+def answers_closed(username):
+    return bool(db.session.scalar(select(LoginThrottle.answers_closed).where(LoginThrottle.username == username)))
+
+
+def reopen_answers(username):
+    """Answers may be tried again from zero (a right answer, or the e-mailed link used)."""
+    db.session.execute(update(LoginThrottle).where(LoginThrottle.username == username).values(
+        answer_failures=0, answer_locked_until=None, last_answer_failure_at=None, answer_locks=0,
+        answer_locks_since=None, answers_closed=False))
 
 
 def purge():

@@ -202,9 +202,11 @@ def ask(client, username=NAME, htmx=False, headers=None, token=None):
     return post(client, "/recuperar", {"username": username}, htmx, headers, token)
 
 
-def reply(client, answer, htmx=False, token=None):
-    """The secret question's aceptar."""
-    return post(client, "/recuperar/respuesta", {"answer": answer}, htmx, token=token)
+def reply(client, answer, htmx=False, token=None, captcha=CAPTCHA):
+    """The secret question's aceptar, solving the CAPTCHA whenever it is shown (captcha=None:
+    leaving it empty)."""
+    data = {"answer": answer} if captcha is None else {"answer": answer, "captcha": captcha}
+    return post(client, "/recuperar/respuesta", data, htmx, token=token)
 
 
 def remind(client, htmx=False, headers=None):
@@ -237,7 +239,14 @@ def check(client, new, confirm="", htmx=True):
 
 
 def open_link(client, link, **kwargs):
-    return client.get(link.removeprefix(BASE_URL), **kwargs)
+    """What a person does with an e-mailed link: opens it (a GET, which spends nothing) and, on
+    the page it leads to, presses «continuar» (a POST). The answer to that POST, or the GET's
+    when the link is refused."""
+    opened = client.get(link.removeprefix(BASE_URL), **kwargs)
+    if opened.headers.get("Location") != "/recuperar/enlace/continuar":
+        return opened
+    token = csrf_token(client, "/recuperar/enlace/continuar")
+    return client.post("/recuperar/enlace/continuar", data={"csrf_token": token}, **kwargs)
 
 
 def follow(client, response, headers=None):

@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy import func, select
 
 from helpers import (
+    ANSWER,
     CAPTCHA,
     HTMX,
     NAME,
@@ -22,6 +23,9 @@ from helpers import (
     fresh_address,
     login,
     make_user,
+    open_link,
+    received,
+    reminder_link,
     reply,
     text,
 )
@@ -131,6 +135,56 @@ def test_the_secret_answer_is_guessed_at_most_three_times_an_hour(app, clock, ch
         reply(client, f"Rojo{minute}", token=token)
         clock.advance(minutes=1)
     assert len(checks) == 3
+
+
+# Secret answers guessed steadily (found by the outside review: about 72 guesses a day per name,
+# for ever, with no CAPTCHA and no word to the owner; 101 guesses in 33 hours, then the right
+# one and the change step)
+
+def guess(app, answer, captcha=CAPTCHA):
+    client = client_from(app)
+    token = csrf_token(client)
+    ask(client, token=token)
+    return text(reply(client, answer, token=token, captcha=captcha))
+
+
+def test_secret_answers_need_the_captcha_once_one_was_wrong(app, checks):
+    make_user(app)
+    assert "La respuesta no es correcta" in guess(app, "Rojo", captcha=None)
+    refused = guess(app, "Azul", captcha=None)  # a fresh browser, like a botnet's
+    assert 'id="captcha"' in refused and "escriba también el texto de la imagen" in refused
+    assert len(checks) == 1  # the refused answer was never checked
+
+
+def test_the_owner_is_told_when_the_answers_get_locked(mailing, smtp):
+    for answer in ("Rojo", "Azul", "Negro"):
+        guess(mailing, answer)
+    [message] = received(smtp, 1)
+    assert "respuestas a su pregunta secreta bloqueadas" in str(message["Subject"])
+    assert "Dirección de origen" in message.get_body(("plain",)).get_content()
+
+
+def lock_the_answers(app):
+    return [guess(app, answer) for answer in ("Rojo", "Azul", "Negro")][-1]
+
+
+@pytest.mark.parametrize("reopened_by", ["sign-in", "e-mailed link"])
+def test_two_answer_locks_in_a_day_close_the_answers_until_the_link_or_a_sign_in(make_app, clock, checks, reopened_by):
+    app = make_app(ANSWER_MAX_ATTEMPTS=3, ANSWER_LOCK_MINUTES=60)
+    make_user(app)
+    assert "Se alcanzó el número máximo" in lock_the_answers(app)
+    clock.advance(minutes=61)
+    assert "Se alcanzó el número máximo" in lock_the_answers(app)  # the second lock within 24 hours
+    checked = len(checks)
+    for hours in (2, 30, 24 * 7):  # long after the answer lock would have ended
+        clock.advance(hours=hours)
+        assert "Se alcanzó el número máximo" in guess(app, ANSWER)  # even the right answer
+    assert len(checks) == checked  # and nothing was checked
+    if reopened_by == "sign-in":
+        assert login(client_from(app), NAME, PASSWORD).status_code == 303
+    else:
+        assert open_link(client_from(app), reminder_link(app)).headers["Location"] == "/cambiar-contrasena"
+    assert 'id="change-password-step"' in guess(app, ANSWER)
 
 
 # Forwarded headers

@@ -38,7 +38,7 @@ from helpers import (
     post,
     text,
 )
-from portal import passwords, secret_question
+from portal import accounts, passwords, secret_question
 from portal.extensions import db
 from portal.models import User
 
@@ -140,6 +140,51 @@ def test_an_account_without_a_question_is_not_singled_out_by_the_question_step(a
     assert masked(text(a), KNOWN, decoy_known) == masked(text(b), UNKNOWN, decoy_unknown)
 
 
+UNKNOWN_NAMES = [f"XAXX0101{day:02d}{n:03d}"[:13] for day in range(1, 29) for n in (100, 200)][:40]
+
+
+def decoys(app, names=UNKNOWN_NAMES):
+    with app.app_context():
+        return [secret_question.question_for(name) for name in names]
+
+
+def test_rotating_secret_key_changes_no_decoy(make_app):
+    """Found by the outside review: decoy questions were an HMAC under SECRET_KEY, so after a
+    rotation unknown names changed question and real ones did not. The decoys' key is the
+    portal's own now, made once and never rotated."""
+    app = make_app()
+    before = decoys(app)
+    assert len(set(before)) > 1
+    rotated = make_app(SECRET_KEY="a-new-secret-key-after-the-rotation")  # same database
+    assert decoys(rotated) == before
+
+
+LEGACY = "1+1"  # a question a user wrote in the legacy system (the manual shows it)
+
+
+def import_legacy_accounts(app, count):
+    with app.app_context():
+        for i in range(count):
+            accounts.create_user(f"LEG{chr(65 + i // 26)}{chr(65 + i % 26)}800101AB{i % 10}", "Anterior.2020!",
+                                 f"leg{i}@example.com", question=LEGACY, answer="2", legacy=True)
+
+
+def test_a_legacy_question_is_never_a_decoy_while_few_accounts_share_it(make_app):
+    """Import keeps a legacy question as written; a decoy never shows one account's own text (nor
+    a text too few accounts share: it would single out a real name)."""
+    app = make_app(DECOY_MIN_ACCOUNTS=5, DECOY_POOL_SECONDS=0)
+    import_legacy_accounts(app, 4)
+    assert LEGACY not in decoys(app, [f"XEXX0101{n:05d}"[:13] for n in range(300)])
+
+
+def test_a_legacy_question_many_accounts_share_is_a_decoy_as_often_as_it_is_real(make_app):
+    app = make_app(DECOY_MIN_ACCOUNTS=5, DECOY_POOL_SECONDS=0)
+    import_legacy_accounts(app, 30)  # 30 of 30 accounts: the decoys must show it most of the time
+    shown = decoys(app, [f"XEXX0101{n:05d}"[:13] for n in range(300)])
+    share = shown.count(LEGACY) / len(shown)
+    assert 0.6 < share < 0.95  # 30 accounts against the list's seven questions weighted 1 each
+
+
 @pytest.mark.parametrize("htmx", [False, True], ids=["plain", "htmx"])
 def test_wrong_secret_answers_answer_alike(app, htmx):
     """Three wrong answers, then the limit, then the right answer of the real account while
@@ -149,8 +194,9 @@ def test_wrong_secret_answers_answer_alike(app, htmx):
     post(known, "/recuperar", {"username": KNOWN}, page="/")
     post(unknown, "/recuperar", {"username": UNKNOWN}, page="/")
     for attempt, answer in enumerate(("Azul", "", "Rojo", "Negro", "Verde"), start=1):
-        a = post(known, "/recuperar/respuesta", {"answer": answer}, htmx, page="/")
-        b = post(unknown, "/recuperar/respuesta", {"answer": answer}, htmx, page="/")
+        solved = {"captcha": CAPTCHA} if attempt > 1 else {}  # required once an answer was wrong
+        a = post(known, "/recuperar/respuesta", {"answer": answer, **solved}, htmx, page="/")
+        b = post(unknown, "/recuperar/respuesta", {"answer": answer, **solved}, htmx, page="/")
         assert_indistinguishable(app, a, b, f"answer {attempt}")
     assert "Se alcanzó el número máximo de respuestas incorrectas" in text(a)
 

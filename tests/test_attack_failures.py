@@ -41,6 +41,7 @@ from helpers import (
     login,
     make_user,
     masked,
+    open_link,
     request_reminder,
     snapshot,
     text,
@@ -149,7 +150,7 @@ def test_a_refusing_smtp_server_changes_nothing_for_the_user_and_loses_no_mail(m
     messages = refusing_smtp.wait_for(2)
     assert messages[-1]["To"] == EMAIL
     link = re.search(r"/request/codedAccess\?code=[\w-]+", messages[-1].get_body(("plain",)).get_content()).group(0)
-    assert app.test_client().get(link).headers["Location"] == "/cambiar-contrasena"  # and it works
+    assert open_link(app.test_client(), link).headers["Location"] == "/cambiar-contrasena"  # and it works
 
 
 # The database locked or gone

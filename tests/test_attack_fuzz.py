@@ -19,7 +19,9 @@ bytes that are not UTF-8 (percent-encoded or not). The properties:
    - POST /recuperar: refused = the recovery form again (bad shape): nothing at all changes;
      accepted (question step): one "recovery_started" event;
    - POST /recuperar/respuesta: refused = anything but the change-password step: at most its
-     event and the name's answer-throttle row; the accounts, links and outbox never change;
+     event (+2 when it locks the answers: that event too), the name's answer-throttle row, the
+     CAPTCHA challenge it spent, and, when it locks an account's answers, the owner's notice in
+     the outbox (+1, only with the limited answer); the accounts and links never change;
    - POST /cambiar-contrasena/requisitos: a preview; nothing ever changes;
    - POST /cambiar-contrasena: refused = the step again, with its errors: nothing changes;
    - GET routes: at most an event for an opened link (link_opened, refused) and the CAPTCHA
@@ -221,9 +223,13 @@ def test_secret_answer_survives_any_input(fuzz_app, drawn):
     if 'id="change-password-step"' in text(response):
         return  # the fuzz typed the answer
     delta = changes(before, after)
-    assert set(delta) <= {"auth_events", "login_throttle"}, delta
-    assert delta.get("auth_events", 0) <= 1 and delta.get("login_throttle", 0) <= 1, delta
-    assert after[1] == before[1]
+    limited = "Se alcanzó el número máximo" in text(response)
+    assert set(delta) <= {"auth_events", "login_throttle", "captcha_challenges", "outbox"}, delta
+    assert delta.get("auth_events", 0) <= 2 and delta.get("login_throttle", 0) <= 1, delta
+    assert delta.get("captcha_challenges", 0) <= 1, delta
+    assert delta.get("outbox", 0) == (1 if delta.get("outbox") and limited else 0), delta
+    assert after[1]["users"] == before[1]["users"]
+    assert after[1]["coded_links"] == before[1]["coded_links"]
 
 
 # The change-password step (with a fresh recovery proof for each example)

@@ -176,6 +176,48 @@ def test_the_code_leaves_the_address_bar_and_no_referer_carries_it(app, account)
     assert code not in text(page) and page.headers["Referrer-Policy"] == "no-referrer"
 
 
+def link_used(app):
+    with app.app_context():
+        return db.session.scalar(select(CodedLink.used_at)) is not None
+
+
+def test_opening_a_link_spends_nothing_until_continuar(app, account):
+    """Found by the outside review: opening a coded link (a GET) changed state, so mail
+    scanners that prefetch links spent them. The GET shows a page with «continuar», a POST
+    with its CSRF token, which spends the link."""
+    link = reminder_link(app)
+    scanner = app.test_client()
+    for _ in range(3):  # a scanner (or a browser's preview) fetches it, and again
+        response = scanner.get(link.removeprefix(BASE_URL))
+        assert response.headers["Location"] == "/recuperar/enlace/continuar"
+        page = scanner.get("/recuperar/enlace/continuar")
+        assert 'id="link-continue"' in text(page) and ">continuar</button>" in text(page)
+    assert not link_used(app) and not has_proof(scanner)
+    forged = finished(scanner.post("/recuperar/enlace/continuar", data={}))  # no CSRF token
+    assert forged.status_code == 400 and not link_used(app)
+    person = app.test_client()
+    assert open_link(person, link).headers["Location"] == "/cambiar-contrasena"
+    assert link_used(app) and has_proof(person)
+
+
+def test_a_signed_in_session_is_not_replaced_by_someone_elses_link_without_choosing(app, account):
+    """Found by the outside review: a signed-in person sent to somebody else's link was signed
+    out and shown the change step of the other account, its e-mail filled in."""
+    make_user(app, "LOPJ750315XY2", email="juan@example.com")
+    link = reminder_link(app)  # NAME's
+    other = app.test_client()
+    assert login(other, "LOPJ750315XY2", PASSWORD).status_code == 303
+    other.get(link.removeprefix(BASE_URL))
+    page = text(other.get("/recuperar/enlace/continuar"))
+    assert "LOPJ750315XY2" in page and "si continúa, esa sesión se cerrará" in page
+    assert signed_in(other) and not link_used(app)
+    assert EMAIL not in page  # nothing of the link's account but its user name
+    token = csrf_token(other, "/recuperar/enlace/continuar")
+    chose = finished(other.post("/recuperar/enlace/continuar", data={"csrf_token": token}))
+    assert chose.headers["Location"] == "/cambiar-contrasena"
+    assert not signed_in(other) and has_proof(other)
+
+
 # Session cookies
 
 def test_a_cookie_copied_before_sign_out_is_void_on_every_device(app, account):

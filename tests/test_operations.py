@@ -6,7 +6,19 @@ from email import message_from_bytes, policy
 
 from aiosmtpd.controller import Controller
 
-from helpers import CAPTCHA, PASSWORD, QUESTION, Inbox, deliver, fail, free_port, login, make_user, request_reminder
+from helpers import (
+    CAPTCHA,
+    PASSWORD,
+    QUESTION,
+    Inbox,
+    deliver,
+    fail,
+    free_port,
+    login,
+    make_user,
+    open_link,
+    request_reminder,
+)
 from portal.extensions import db
 from portal.models import AuthEvent, OutboxMessage, User
 
@@ -109,6 +121,23 @@ def test_import_again_rejects_existing_users_and_dry_run_writes_nothing(app, run
     assert "rechazada: el usuario ya existe en el portal" in again.output
 
 
+def test_import_keeps_a_legacy_secret_question_as_written(app, runner, tmp_path):
+    """The manual shows a question a user wrote ("1+1"): import keeps it; new accounts still
+    choose from the portal's list."""
+    legacy = "$2b$04$" + "C" * 53
+    path = write_csv(tmp_path, "username,email,password_hash,question,answer\n"
+                               f"GOMA800101AB1,m@example.com,{legacy},1+1,dos\n"
+                               f"LOPJ750315XY2,j@example.com,{legacy},{'¿' * 201},x\n")
+    result = runner.invoke(args=["users", "import", path])
+    assert "Fila 2 (GOMA800101AB1): importada" in result.output
+    assert "Fila 3 (LOPJ750315XY2): rechazada: la pregunta secreta pasa de 200 caracteres" in result.output
+    with app.app_context():
+        assert db.session.scalar(db.select(User.secret_question)) == "1+1"
+    refused = runner.invoke(args=["users", "create", "SIN010203AB4", "--password", PASSWORD, "--email", "s@example.com",
+                                  "--question", "1+1", "--answer", "dos"])
+    assert refused.exit_code != 0 and "debe ser una de estas" in refused.output
+
+
 def test_import_refuses_a_hash_whose_cost_is_not_in_ascii_digits(runner, tmp_path):
     """Such a hash would be stored and then break the sign-in (bcrypt refuses it)."""
     arabic_cost = "$2b$\u0661\u0662$" + "C" * 53
@@ -137,9 +166,8 @@ def test_support_link_works_once(runner, client, user):
     result = runner.invoke(args=["users", "link", "GOMA800101AB1"])
     link = result.output.strip()
     assert link.startswith("https://acceso.efactura.example/request/codedAccess?code=")
-    path = link.removeprefix("https://acceso.efactura.example")
-    assert client.get(path).headers["Location"] == "/cambiar-contrasena"
-    assert "motivo=used" in client.get(path).headers["Location"]
+    assert open_link(client, link).headers["Location"] == "/cambiar-contrasena"
+    assert "motivo=used" in open_link(client, link).headers["Location"]
 
 
 def test_audit_filters_events(app, runner, client, user, clock):

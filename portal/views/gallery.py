@@ -39,7 +39,7 @@ def _samples():
     challenge = captcha.new_challenge()
     until = clock.now() + timedelta(minutes=current_app.config["LOCKOUT_MINUTES"])
     login = {"form": LoginForm(), "username": "", "error": None, "blocked": None, "captcha_id": None}
-    user = SimpleNamespace(username=SAMPLE_USER, display_name="María Gómez Alonso",
+    user = SimpleNamespace(id=1, username=SAMPLE_USER, display_name="María Gómez Alonso",
                            secret_question=SAMPLE_QUESTION, email="maria.gomez@empresa.example")
     shape = usernames.check_shape("goma-800101-ab1")
     return [
@@ -84,6 +84,11 @@ def _samples():
             ("Nada escrito", _change_context(user)),
             ("Cumple una parte", _change_context(user, typed_text="secreto1")),
             ("Cumple todo", _change_context(user, typed_text="Nueva.Clave7", confirmation="Nueva.Clave7")),
+        ]),
+        ("link-continue", [
+            ("Enlace abierto: «continuar»", {"user": user, "signed_in": None}),
+            ("Con la sesión de otro usuario abierta", {"user": user, "signed_in": SimpleNamespace(
+                id=2, username="LOPJ750315XY2")}),
         ]),
         ("link-error", [(label, {"reason": reason}) for reason, label in (
             (coded_link.USED, "Enlace ya usado"), (coded_link.EXPIRED, "Enlace vencido"),

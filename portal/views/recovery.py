@@ -3,9 +3,9 @@
 A right answer or an opened link leaves a recovery proof in the session and opens the
 change-password step (views/password_change.py).
 """
-from flask import Blueprint, redirect, request, session, url_for
+from flask import Blueprint, g, redirect, request, session, url_for
 
-from .. import audit, coded_link, secret_question
+from .. import audit, captcha, coded_link, secret_question
 from ..extensions import client_address, db, limit, limiter
 from ..forms import AnswerForm, RecoveryForm
 from ..htmx import redirect_to, render
@@ -14,6 +14,7 @@ from .password_change import change_step
 
 bp = Blueprint("recovery", __name__)
 NAME = "recovery_name"
+LINK = "coded_link"  # the opened link waiting for «continuar»: its id
 
 
 @bp.get("/recuperar")
@@ -56,7 +57,10 @@ def answer():
     form = AnswerForm(request.form)
     if not form.validate():
         return _question_step(error="missing")
-    outcome, user = secret_question.check_answer(name, form.answer.data, client_address())
+    challenge_id = form.captcha_id.data or session.pop("captcha_id", None)  # one submission, as at the sign-in
+    outcome, user = secret_question.check_answer(
+        name, form.answer.data, client_address(), captcha_shown=challenge_id is not None,
+        captcha_solved=lambda: captcha.check(challenge_id, form.captcha.data))
     if outcome != secret_question.RIGHT:
         return _question_step(error=outcome)
     session[PROOF] = make_proof(user, "answer")
@@ -76,14 +80,37 @@ def reminder():
 @bp.get("/request/codedAccess")
 @limiter.limit(limit("RATELIMIT_RECOVERY"))
 def coded_access():
-    """Open an e-mailed link: the proof goes to the session, the code leaves the address bar."""
-    user, reason = coded_link.open_link(request.args.get("code", ""), client_address())
+    """Open an e-mailed link: nothing is spent (mail scanners fetch links too); the link waits
+    in the session for the person to go on, and the code leaves the address bar."""
+    link_id, found = coded_link.look(request.args.get("code", ""), client_address())
+    if link_id is None:
+        return redirect(url_for("recovery.link_refused", motivo=found), 303)
+    session[LINK] = link_id
+    return redirect(url_for("recovery.link_continue"), 303)
+
+
+@bp.get("/recuperar/enlace/continuar")
+@limiter.limit(limit("RATELIMIT_PAGES"))
+def link_continue():
+    """What the link is for, and «continuar»; whoever is signed in here is told first."""
+    user = coded_link.waiting_user(session.get(LINK))
     if user is None:
-        return redirect(url_for("recovery.link_refused", motivo=reason), 303)
-    session.clear()  # whoever was signed in here, the link speaks for its own user
+        return redirect(url_for("recovery.link_refused", motivo=coded_link.UNKNOWN))
+    return render("link-continue", user=user, signed_in=g.user)
+
+
+@bp.post("/recuperar/enlace/continuar")
+@limiter.limit(limit("RATELIMIT_RECOVERY"))
+def spend_link():
+    """The person chose to go on: the link is spent and this browser's session is theirs."""
+    user, reason = coded_link.spend(session.get(LINK), client_address())
+    if user is None:
+        session.pop(LINK, None)
+        return redirect_to("recovery.link_refused", motivo=reason)
+    session.clear()  # whoever was signed in here chose to leave for the link's account
     session[NAME] = user.username
     session[PROOF] = make_proof(user, "link")
-    return redirect(url_for("password_change.change_password"), 303)
+    return redirect_to("password_change.change_password")
 
 
 @bp.get("/recuperar/enlace")
@@ -97,13 +124,17 @@ def link_refused():
 @bp.get("/recuperar/cancelar")
 def cancel():
     """Back to the login form; nothing of the recovery stays in the session."""
-    session.pop(PROOF, None)
-    session.pop(NAME, None)
+    for key in (PROOF, NAME, LINK):
+        session.pop(key, None)
     return render("login-form", username=session.get("login_name", ""),
                   captcha_id=session.get("captcha_id"))
 
 
 def _question_step(error=None, sent=False):
     name = session[NAME]
+    limited = secret_question.answers_locked(name)
+    if not limited and (session.get("captcha_id") or secret_question.needs_captcha(name)):
+        session["captcha_id"] = captcha.new_challenge()
     return render("secret-question-step", username=name, question=secret_question.question_for(name),
-                  error=error, sent=sent, limited=secret_question.answers_locked(name))
+                  error=error, sent=sent, limited=limited, captcha_id=None if limited else session.get("captcha_id"),
+                  captcha_refresh=url_for("recovery.question"))
