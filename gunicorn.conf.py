@@ -14,6 +14,8 @@ max_requests = 100000
 max_requests_jitter = 10000
 accesslog = "-"
 errorlog = "-"
-access_log_format = '%(h)s "%(r)s" %(s)s %(b)s %(M)sms "%(a)s"'
+# The request's method, path and protocol, never its query string: a coded link's code (and
+# whatever else an address carries) stays out of the log.
+access_log_format = '%(h)s "%(m)s %(U)s %(H)s" %(s)s %(b)s %(M)sms "%(a)s"'
 # Only the proxy in front may set X-Forwarded-Proto; client addresses: TRUSTED_PROXIES.
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")

@@ -38,9 +38,6 @@ def create_app(config_class=Config, instance_path=None, **overrides):
             **options, "connect_args": {"timeout": 30, **options.get("connect_args", {})}}
     _refuse_unsafe_settings(app)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    # Each refused request is in the access log (status 429) already; Flask-Limiter's own line
-    # per refusal would double a flood's log. Its warnings (storage unreachable) still show.
-    logging.getLogger("flask-limiter").setLevel(logging.WARNING)
     audit.configure_logging()
     audit.init_app(app)
 

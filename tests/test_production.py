@@ -4,6 +4,7 @@ These tests start real servers and services on 127.0.0.1 only, bounded in time a
 """
 import http.client
 import http.cookiejar
+import logging
 import os
 import re
 import signal
@@ -143,15 +144,20 @@ def test_two_servers_share_locks_links_and_limits(live, smtp):
     assert codes.count(200) <= 10 and codes[-1] == 429
 
 
-@pytest.fixture
-def private_redis():
-    """A Redis of this test's own, so that stopping it disturbs nobody else."""
-    port = free_port()
+def start_redis(port):
     process = subprocess.Popen(["redis-server", "--bind", "127.0.0.1", "--port", str(port), "--save", "",
                                 "--appendonly", "no"], stdout=subprocess.DEVNULL)
     deadline = time.monotonic() + 10
     while not _answers(port) and time.monotonic() < deadline:
         time.sleep(0.1)
+    return process
+
+
+@pytest.fixture
+def private_redis():
+    """A Redis of this test's own, so that stopping it disturbs nobody else."""
+    port = free_port()
+    process = start_redis(port)
     yield process, f"redis://127.0.0.1:{port}"
     process.kill()
     process.wait()
@@ -185,12 +191,61 @@ def test_sign_in_keeps_working_and_limited_when_redis_stops(services, make_app, 
     assert app.test_client().get("/healthz").json["rate_limit_storage"] == "fallback"
 
 
+def test_the_switches_to_memory_and_back_are_logged_and_healthz_tells_what_is_used(services, make_app, caplog):
+    """Found by the fault-injection run: the return to Redis was not logged and /healthz said
+    "ok" while the workers still counted in memory. /healthz answers for its worker now; both
+    switches are logged (and a refused request is not)."""
+    from helpers import login
+
+    port = free_port()
+    process = start_redis(port)
+    app = make_app(RATELIMIT_ENABLED=True, RATELIMIT_STORAGE_URI=f"redis://127.0.0.1:{port}",
+                   RATELIMIT_LOGIN="2/minute")
+
+    def attempt():
+        return login(app.test_client(), "XAXX010101000", "x").status_code
+
+    def health():
+        return app.test_client().get("/healthz").json
+
+    def until_shared(statuses):
+        deadline = time.monotonic() + 40  # Flask-Limiter looks at the storage again with back-off
+        while health()["rate_limit_storage"] != "ok" and time.monotonic() < deadline:
+            statuses.append(attempt())
+            time.sleep(0.5)
+        return health()
+
+    statuses = []
+    try:
+        with caplog.at_level(logging.INFO, logger="flask-limiter"):
+            # (an earlier test of this process may have left the module's limiter in fallback)
+            assert until_shared(statuses) == {"status": "ok", "database": "ok", "rate_limit_storage": "ok",
+                                              "shared_storage": "ok"}
+            process.kill()
+            process.wait()
+            statuses.append(attempt())
+            assert health() == {"status": "ok", "database": "ok", "rate_limit_storage": "fallback",
+                                "shared_storage": "unreachable"}
+            process = start_redis(port)
+            assert health()["rate_limit_storage"] == "fallback" and health()["shared_storage"] == "ok"  # not used yet
+            assert until_shared(statuses)["rate_limit_storage"] == "ok"
+            statuses += [attempt() for _ in range(3)]
+        assert 429 in statuses  # some were refused, and:
+        messages = [record.getMessage() for record in caplog.records if record.name == "flask-limiter"]
+        assert any("falling back to in-memory" in message for message in messages)
+        assert any("recovered" in message for message in messages)
+        assert not any("exceeded" in message for message in messages)
+    finally:
+        process.kill()
+        process.wait()
+
+
 def test_healthz_reports_the_database_and_no_secrets(services, make_app):
     database_url, redis_url = services
     app = make_app(SQLALCHEMY_DATABASE_URI=database_url, RATELIMIT_STORAGE_URI=redis_url, RATELIMIT_ENABLED=True)
     response = app.test_client().get("/healthz")
     assert response.status_code == 200
-    assert response.json == {"status": "ok", "database": "ok", "rate_limit_storage": "ok"}
+    assert response.json == {"status": "ok", "database": "ok", "rate_limit_storage": "ok", "shared_storage": "ok"}
     assert "postgres" not in response.get_data(as_text=True)
     down = make_app(SQLALCHEMY_DATABASE_URI=f"postgresql://postgres@127.0.0.1:{free_port()}/test",
                     AUTO_MIGRATE=False)

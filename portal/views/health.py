@@ -1,8 +1,16 @@
-"""/healthz for load balancers: database and rate-limit storage reachability, no secrets."""
+"""/healthz for load balancers: database and rate-limit storage reachability, no secrets.
+
+It answers for the worker that serves it: `rate_limit_storage` is "ok" while this worker
+counts in the shared storage (Redis), "fallback" while it counts in its own memory (Redis was
+unreachable; Flask-Limiter checks it again with back-off and switches back, within about 30
+seconds, logging both switches), "disabled" when limits are off; `shared_storage` says
+whether the shared storage answers now.
+"""
 from flask import Blueprint, jsonify
 from sqlalchemy import text
 
 from ..extensions import db, limiter
+from ..rate_limits import storage_in_use
 
 bp = Blueprint("health", __name__)
 
@@ -10,7 +18,7 @@ bp = Blueprint("health", __name__)
 @bp.get("/healthz")
 @limiter.exempt
 def healthz():
-    checks = {"database": _database(), "rate_limit_storage": _rate_limit_storage()}
+    checks = {"database": _database(), **_rate_limit_storage()}
     healthy = checks["database"] == "ok"
     return jsonify(status="ok" if healthy else "error", **checks), 200 if healthy else 503
 
@@ -25,10 +33,12 @@ def _database():
 
 
 def _rate_limit_storage():
-    """ok, or "fallback" when the shared storage is down and limits are kept in memory."""
-    if not limiter.enabled:
-        return "disabled"
+    in_use = storage_in_use()
+    if in_use == "disabled":
+        return {"rate_limit_storage": "disabled"}
     try:
-        return "ok" if limiter.storage.check() else "fallback"
+        answers = limiter.storage.check()
     except Exception:
-        return "fallback"
+        answers = False
+    return {"rate_limit_storage": "ok" if in_use == "shared" and answers else "fallback",
+            "shared_storage": "ok" if answers else "unreachable"}
