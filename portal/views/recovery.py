@@ -15,6 +15,7 @@ from .password_change import change_step
 bp = Blueprint("recovery", __name__)
 NAME = "recovery_name"
 LINK = "coded_link"  # the opened link waiting for «continuar»: its id
+CHALLENGE = "answer_captcha_id"  # the CAPTCHA of the answer step (the sign-in has its own)
 
 
 @bp.get("/recuperar")
@@ -57,7 +58,7 @@ def answer():
     form = AnswerForm(request.form)
     if not form.validate():
         return _question_step(error="missing")
-    challenge_id = form.captcha_id.data or session.pop("captcha_id", None)  # one submission, as at the sign-in
+    challenge_id = form.captcha_id.data or session.pop(CHALLENGE, None)  # one submission, as at the sign-in
     outcome, user = secret_question.check_answer(
         name, form.answer.data, client_address(), captcha_shown=challenge_id is not None,
         captcha_solved=lambda: captcha.check(challenge_id, form.captcha.data))
@@ -133,8 +134,8 @@ def cancel():
 def _question_step(error=None, sent=False):
     name = session[NAME]
     limited = secret_question.answers_locked(name)
-    if not limited and (session.get("captcha_id") or secret_question.needs_captcha(name)):
-        session["captcha_id"] = captcha.new_challenge()
+    if not limited and (session.get(CHALLENGE) or secret_question.needs_captcha(name)):
+        session[CHALLENGE] = captcha.new_challenge()
     return render("secret-question-step", username=name, question=secret_question.question_for(name),
-                  error=error, sent=sent, limited=limited, captcha_id=None if limited else session.get("captcha_id"),
+                  error=error, sent=sent, limited=limited, captcha_id=None if limited else session.get(CHALLENGE),
                   captcha_refresh=url_for("recovery.question"))

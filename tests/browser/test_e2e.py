@@ -212,10 +212,12 @@ def test_recovery_by_secret_answer(portal, live):
     swapped(page, "#answer-error")
     assert "La respuesta no es correcta" in page.inner_text("#answer-error")
     assert focused_matches(page, "#answer")
+    assert page.is_visible("#captcha")  # a wrong answer brings the CAPTCHA, as at the sign-in
     portal.axe("wrong answer")
     portal.shot("12-secret-question-wrong")
 
     page.fill("#answer", "  FIRULÁIS ")  # case, accents and spaces do not matter
+    page.fill("#captcha-answer", CAPTCHA)
     page.get_by_role("button", name="aceptar").click()
     swapped(page, "#change-password-step")
     portal.assert_not_reloaded()
@@ -275,8 +277,14 @@ def test_recovery_by_emailed_link(portal, live):
     link = portal.coded_link(account)
     assert link.startswith(live.url + "/request/codedAccess?code=")  # PUBLIC_BASE_URL, not Host
     page.goto(link)
+    swapped(page, "#link-continue")
+    assert page.url == live.url + "/recuperar/enlace/continuar"  # the code left the address bar
+    assert account.username in page.inner_text("#link-continue")
+    portal.axe("opened link")
+    portal.shot("16b-link-continue")
+    page.get_by_role("button", name="continuar").click()
     swapped(page, "#change-password-step")
-    assert page.url == live.url + "/cambiar-contrasena"  # the code left the address bar
+    page.wait_for_url("**/cambiar-contrasena")
     portal.mark()
 
     page.get_by_role("link", name="Cambiar respuesta").click()
