@@ -59,7 +59,7 @@ def cookies(app, response, name):
         cookie_name, _, value = pair.partition("=")
         attributes = re.sub(r"Expires=[^;]+", "Expires=WHEN", attributes)
         content = serializer.loads(value) if value else {}
-        shown = {key: ("RANDOM" if key in ("csrf_token", "captcha_id") else
+        shown = {key: ("RANDOM" if key in ("csrf_token", "captcha_id", "answer_captcha_id") else
                        "USER-NAME" if val == name else val) for key, val in content.items()}
         found.append((cookie_name, attributes, sorted(shown.items())))
     return found

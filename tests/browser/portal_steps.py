@@ -15,6 +15,14 @@ def is_login_post(response):
     return response.request.method == "POST" and LOGIN_POST.search(response.url) is not None
 
 
+def read_captcha(page):
+    """Wait until the CAPTCHA image has loaded, as a person who reads it does. (Once the
+    challenge is spent its image is gone: a submission faster than the image would leave the
+    browser a 404.)"""
+    page.wait_for_function("() => { const i = document.querySelector('#captcha img');"
+                           " return !!i && i.complete && i.naturalWidth > 0; }")
+
+
 def attempt(page, username, password, captcha=None, settle=True):
     """Fill the login form and press Entrar; returns once the answer is on the page.
 
@@ -23,6 +31,7 @@ def attempt(page, username, password, captcha=None, settle=True):
     page.fill("#username", username)
     page.fill("#password", password)
     if captcha is not None:
+        read_captcha(page)
         page.fill("#captcha-answer", captcha)
     with page.expect_response(is_login_post):
         page.click("#login-submit")

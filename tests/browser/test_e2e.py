@@ -15,6 +15,7 @@ from portal_steps import (
     fail_once,
     focused_matches,
     is_login_post,
+    read_captcha,
     sign_in,
     sign_out,
     swapped,
@@ -217,6 +218,7 @@ def test_recovery_by_secret_answer(portal, live):
     portal.shot("12-secret-question-wrong")
 
     page.fill("#answer", "  FIRULÁIS ")  # case, accents and spaces do not matter
+    read_captcha(page)
     page.fill("#captcha-answer", CAPTCHA)
     page.get_by_role("button", name="aceptar").click()
     swapped(page, "#change-password-step")
