@@ -74,6 +74,8 @@ class Config:
     CAPTCHA_TEST_ANSWER = os.environ.get("CAPTCHA_TEST_ANSWER")
 
     SESSION_IDLE_MINUTES = _int("SESSION_IDLE_MINUTES", 15)
+    # A change on the account page needs a sign-in (or the password typed again) this recent.
+    RECENT_SIGN_IN_MINUTES = _int("RECENT_SIGN_IN_MINUTES", 5)
     SESSION_MAX_HOURS = _int("SESSION_MAX_HOURS", 8)
     PERMANENT_SESSION_LIFETIME = timedelta(hours=SESSION_MAX_HOURS)
     SESSION_COOKIE_NAME = "efactura_sesion"

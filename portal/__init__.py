@@ -62,19 +62,19 @@ def create_app(config_class=Config, instance_path=None, **overrides):
     support.init_app(app)
     outbox.init_app(app, producers=(coded_link.process_reminders,))
 
-    from .views import access, captcha, health, home, password_change, recovery
+    from .views import access, account, captcha, email_confirmation, health, password_change, recovery
     app.register_blueprint(health.bp)
     app.register_blueprint(access.bp)
     app.register_blueprint(captcha.bp)
-    app.register_blueprint(home.bp)
+    app.register_blueprint(account.bp)
+    app.register_blueprint(email_confirmation.bp)
     app.register_blueprint(recovery.bp)
     app.register_blueprint(password_change.bp)
     if app.config.get("PORTAL_ENV") == "development" or app.config.get("TESTING"):
         from .views import gallery  # designers' gallery of fragments: never in production
         app.register_blueprint(gallery.bp)
 
-    app.session_interface = sessions.CookieSessions()
-    app.before_request(sessions.load)
+    sessions.init_app(app)
     app.after_request(_security_headers)
     _error_handlers(app)
     return app

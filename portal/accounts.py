@@ -27,6 +27,7 @@ class SignIn:
     locked_until: datetime | None = None
     previous_login_at: datetime | None = None
     previous_login_ip: str | None = None
+    previous_login_device: str | None = None
 
 
 def find(username):
@@ -107,7 +108,7 @@ def authenticate(typed_name, password, client_ip, captcha_shown=False, captcha_s
 def signed_in(user, client_ip):
     """Record a sign-in (by password or by completed recovery); the previous one is returned."""
     result = SignIn(OK, user.username, user, previous_login_at=user.last_login_at,
-                    previous_login_ip=user.last_login_ip)
+                    previous_login_ip=user.last_login_ip, previous_login_device=user.last_login_device)
     user.last_login_at, user.last_login_ip = clock.now(), client_ip
     return result
 

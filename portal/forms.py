@@ -53,9 +53,53 @@ class AnswerForm(Form):
 
 
 POLICY_UNMET = "La nueva contraseña no cumple todos los requisitos de la lista."
+CONFIRMATION_DIFFERS = "La confirmación no coincide con la nueva contraseña."
 
 
-class ChangePasswordForm(Form):
+def new_password_problem(user, new_password, confirmation):
+    """What is wrong with a new password and its confirmation, or None."""
+    rules = policy.checklist(new_password or "", user.username, confirmation or "")
+    if not all(rule.met for rule in rules if rule.key != "confirmed"):
+        return POLICY_UNMET
+    if not all(rule.met for rule in rules):
+        return CONFIRMATION_DIFFERS
+    return None
+
+
+def question_problem(question):
+    if not (question or "").strip():
+        return "Elija una pregunta secreta."
+    if question.strip() not in secret_question.QUESTIONS:
+        return "Elija una de las preguntas secretas de la lista."
+    return None
+
+
+def answer_problem(answer):
+    if len(secret_question.normalise_answer(answer or "")) < secret_question.MIN_ANSWER:
+        return "La respuesta secreta debe tener al menos 3 letras o números."
+    if len(answer) > secret_question.MAX_ANSWER:
+        return "La respuesta secreta puede tener hasta 200 caracteres."
+    return None
+
+
+def email_problem(email):
+    if not accounts.valid_email(email):
+        return "Escriba un correo electrónico válido, por ejemplo nombre@empresa.com.mx."
+    return None
+
+
+def _raise(problem):
+    if problem:
+        raise ValidationError(problem)
+
+
+class Problems:
+    def problems(self):
+        """Every message of a failed validate(), in the order of the form."""
+        return [message for messages in self.errors.values() for message in messages]
+
+
+class ChangePasswordForm(Problems, Form):
     """The change-password step. The question and answer are checked only while they change
     (`change_answer`, or always when the account must choose them: asks_question).
 
@@ -76,36 +120,61 @@ class ChangePasswordForm(Form):
         self.changes_answer = asks_question or self.change_answer.data == "1"
 
     def validate_new_password(self, field):
-        if not policy.acceptable(field.data or "", self.user.username, self.confirm_password.data or ""):
-            raise ValidationError(POLICY_UNMET)
+        _raise(new_password_problem(self.user, field.data, self.confirm_password.data))
         if self.setup and passwords.verify(field.data, self.user.password_hash):
             raise ValidationError("La nueva contraseña debe ser distinta de la actual.")
 
     def validate_question(self, field):
-        if not self.changes_answer:
-            return
-        if not (field.data or "").strip():
-            raise ValidationError("Elija una pregunta secreta.")
-        if field.data.strip() not in secret_question.QUESTIONS:
-            raise ValidationError("Elija una de las preguntas secretas de la lista.")
+        if self.changes_answer:
+            _raise(question_problem(field.data))
 
     def validate_answer(self, field):
-        if not self.changes_answer:
-            return
-        if len(secret_question.normalise_answer(field.data or "")) < secret_question.MIN_ANSWER:
-            raise ValidationError("La respuesta secreta debe tener al menos 3 letras o números.")
-        if len(field.data) > secret_question.MAX_ANSWER:
-            raise ValidationError("La respuesta secreta puede tener hasta 200 caracteres.")
+        if self.changes_answer:
+            _raise(answer_problem(field.data))
 
     def validate_email(self, field):
-        if not accounts.valid_email(field.data):
-            raise ValidationError("Escriba un correo electrónico válido, por ejemplo nombre@empresa.com.mx.")
-
-    def problems(self):
-        """Every message of a failed validate(), in the order of the form."""
-        return [message for messages in self.errors.values() for message in messages]
+        _raise(email_problem(field.data))
 
     def change(self):
         return Change(new_password=self.new_password.data or "", email=self.email.data or "",
                       question=(self.question.data or "") if self.changes_answer else None,
                       answer=(self.answer.data or "") if self.changes_answer else None)
+
+
+# The account page (views/account.py): each form validates what it changes.
+
+class ConfirmPasswordForm(Form):
+    current_password = PasswordField("Contraseña actual", validators=[DataRequired("Escriba su contraseña."),
+                                                                    Length(max=1024)])
+
+
+class AccountPasswordForm(Problems, Form):
+    current_password = PasswordField("Contraseña actual", validators=[DataRequired("Escriba su contraseña actual."),
+                                                                    Length(max=1024)])
+    new_password = PasswordField("Nueva contraseña")
+    confirm_password = PasswordField("Confirme la nueva contraseña")
+
+    def __init__(self, formdata=None, user=None):
+        super().__init__(formdata)
+        self.user = user
+
+    def validate_new_password(self, field):
+        _raise(new_password_problem(self.user, field.data, self.confirm_password.data))
+
+
+class QuestionForm(Problems, Form):
+    question = StringField("Pregunta secreta")
+    answer = StringField("Respuesta secreta")
+
+    def validate_question(self, field):
+        _raise(question_problem(field.data))
+
+    def validate_answer(self, field):
+        _raise(answer_problem(field.data))
+
+
+class EmailForm(Problems, Form):
+    email = StringField("Correo electrónico", filters=[_stripped])
+
+    def validate_email(self, field):
+        _raise(email_problem(field.data))

@@ -7,9 +7,11 @@ def is_htmx():
             and request.headers.get("HX-History-Restore-Request") != "true")
 
 
-def render(fragment, status=200, page=None, oob=(), retarget=None, **context):
-    """The bare fragment for htmx, else the access page with the fragment in its place.
+def render(fragment, status=200, page=None, oob=(), retarget=None, template="access.html", **context):
+    """The bare fragment for htmx, else the whole page (template) with the fragment in its place.
 
+    template: the whole page: the access page, or the page of another area (the account page)
+    which shows its fragments in their places.
     page: the fragment the whole page shows in its main region, when that is the one that
     holds this fragment (a failed sign-in shows the login form with its error box inside).
     oob: more fragments sent along out-of-band into their slots (htmx only).
@@ -23,7 +25,7 @@ def render(fragment, status=200, page=None, oob=(), retarget=None, **context):
             response.headers["HX-Retarget"] = retarget
             response.headers["HX-Reswap"] = "outerHTML"
     else:
-        response = make_response(render_template("access.html", fragment=page or fragment, **context), status)
+        response = make_response(render_template(template, fragment=page or fragment, **context), status)
     response.vary.add("HX-Request")
     return response
 

@@ -31,7 +31,9 @@ RETRY_MINUTES = (1, 5, 15, 60, 240)  # then every 4 hours until it leaves: nothi
 LEASE = timedelta(minutes=5)         # a claimed message is another process's again after this
 HELD = "held"                        # the claim of a message its request has not released yet
 KEPT_DAYS = 30                       # sent rows (bodies blanked) are kept this long, then purged
-ALWAYS_SENT = {"password_changed"}   # past the daily cap too
+# Past the daily cap too: what only the account holder causes (signed in, or with a proof),
+# and what tells the owner someone else did.
+ALWAYS_SENT = {"password_changed", "account_changed", "new_device"}
 ONE_AN_HOUR = {"lock_notice", "answers_locked"}  # per account
 
 

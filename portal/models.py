@@ -22,6 +22,7 @@ class User(db.Model):
     reactivated_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
     last_login_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
     last_login_ip: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    last_login_device: Mapped[str | None] = mapped_column(String(120), nullable=True)
     disabled: Mapped[bool] = mapped_column(Boolean, default=False)
     # Raised to sign out every session of the user (sessions carry the epoch they began in).
     session_epoch: Mapped[int] = mapped_column(Integer, default=0)
@@ -123,3 +124,45 @@ class StableKey(db.Model):
 
     name: Mapped[str] = mapped_column(String(40), primary_key=True)
     value: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class UserSession(db.Model):
+    """One signed-in session (its id is in the session cookie): listed on the account page and
+    closed one by one. User.session_epoch still ends every session at once."""
+
+    __tablename__ = "user_sessions"
+
+    id: Mapped[str] = mapped_column(String(43), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+    client_ip: Mapped[str] = mapped_column(String(64))
+    device: Mapped[str] = mapped_column(String(120))  # the browser and system, in words
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+
+
+class KnownDevice(db.Model):
+    """A browser an account has signed in from (a long-lived device cookie, kept hashed): a
+    sign-in from any other sends the owner a notice."""
+
+    __tablename__ = "known_devices"
+
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    device_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    first_seen_at: Mapped[datetime] = mapped_column(DateTime)
+    last_seen_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+class EmailChange(db.Model):
+    """A change of e-mail address waiting for the link sent to the new address; only a hash of
+    its code is kept."""
+
+    __tablename__ = "email_changes"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    code_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    new_email: Mapped[str] = mapped_column(String(254))
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+    expires_at: Mapped[datetime] = mapped_column(DateTime)
+    used_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    voided_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)

@@ -18,7 +18,7 @@ import click
 from flask import current_app
 from flask.cli import AppGroup
 
-from . import audit, lockout, mail
+from . import audit, lockout, mail, sessions
 
 log = logging.getLogger("portal.outbox")
 HOUSEKEEPING_SECONDS = 3600
@@ -41,6 +41,7 @@ def work_once(everything=False, limit=50):
 
 def housekeeping():
     purged = lockout.purge()
+    sessions.purge()
     mail.purge_sent()
     audit.log_interrupted()
     return purged

@@ -1,18 +1,20 @@
-"""Signed-in sessions on top of Flask's signed cookie.
+"""Signed-in sessions on top of Flask's signed cookie, each known to the server.
 
-The cookie carries the user id, the user's session epoch when it began, when it began and
-when it was last used. Raising User.session_epoch signs out every session of that user on
-the server side; idle and absolute limits end a session on their own.
+The cookie carries the user id, the user's session epoch when it began, the session's id,
+when it began and when it was last used. The server keeps one row per session (UserSession):
+closing the row ends that session alone; raising User.session_epoch ends every session of the
+user at once; idle and absolute limits end a session on their own.
 """
 import secrets
 from datetime import datetime, timedelta
 
 from flask import current_app, g, session
 from flask.sessions import SecureCookieSessionInterface
+from sqlalchemy import delete, select, update
 
-from . import clock
+from . import clock, devices, mail
 from .extensions import db
-from .models import User
+from .models import User, UserSession
 
 
 class CookieSessions(SecureCookieSessionInterface):
@@ -28,43 +30,123 @@ class CookieSessions(SecureCookieSessionInterface):
         return made[1]
 
 
-def begin(sign_in):
-    """A new session for a successful SignIn: nothing of the anonymous one survives."""
+def begin(sign_in, client_ip, user_agent, device_cookie):
+    """A new session for a successful SignIn: nothing of the anonymous one survives. The
+    server keeps a row for it (the account page lists it, and it can be closed alone). A
+    sign-in from a browser the account has not used before e-mails the owner."""
     user = sign_in.user
     previous = sign_in.previous_login_at.isoformat() if sign_in.previous_login_at else None
+    now = clock.now()
+    sid = secrets.token_urlsafe(32)
+    device = devices.describe(user_agent)
+    user.last_login_device = device
+    db.session.add(UserSession(id=sid, user_id=user.id, created_at=now, client_ip=client_ip, device=device))
+    device_id = devices.read(device_cookie)
+    if device_id is None:
+        device_id, g.device_cookie = devices.new_cookie()
+    if devices.seen(user, device_id) and user.email:
+        mail.queue(user.email, "Aviso de seguridad: nuevo ingreso desde otro dispositivo", "new_device", "new_device",
+                   user=user, at=clock.local(now), client_ip=client_ip, device=device,
+                   base_url=current_app.config["PUBLIC_BASE_URL"].rstrip("/"))
+    db.session.commit()
     session.clear()
-    now = clock.now().isoformat()
-    session.update(uid=user.id, epoch=user.session_epoch, sid=secrets.token_urlsafe(16),
-                   auth_at=now, seen_at=now, previous_login=[previous, sign_in.previous_login_ip])
+    stamp = now.isoformat()
+    session.update(uid=user.id, epoch=user.session_epoch, sid=sid, auth_at=stamp, seen_at=stamp,
+                   previous_login=[previous, sign_in.previous_login_ip, sign_in.previous_login_device])
     session.permanent = True
 
 
 def end(user):
-    """Sign out. The epoch rises, so a copy of this cookie kept elsewhere is void too."""
-    revoke_all(user)
+    """Sign out of this session: its row is closed, so a copy of this cookie kept elsewhere is
+    void too. The account's other sessions go on (the account page closes them)."""
+    close(user, session.get("sid"))
     db.session.commit()
     session.clear()
 
 
+def close(user, sid):
+    """Close one session of the user (no other user's: the id is looked up with the user)."""
+    return db.session.execute(update(UserSession).where(
+        UserSession.id == sid, UserSession.user_id == user.id, UserSession.revoked_at.is_(None)
+    ).values(revoked_at=clock.now())).rowcount == 1
+
+
+def close_others(user, keep_sid):
+    """Close every session of the user but this one; the number closed."""
+    return db.session.execute(update(UserSession).where(
+        UserSession.user_id == user.id, UserSession.id != keep_sid, UserSession.revoked_at.is_(None)
+    ).values(revoked_at=clock.now())).rowcount
+
+
 def revoke_all(user):
-    """Sign out every session of the user, everywhere."""
+    """Sign out every session of the user, everywhere: the epoch rises (a cookie of any age is
+    void) and every row is closed."""
     user.session_epoch += 1
+    close_others(user, None)
+
+
+def open_sessions(user):
+    """The user's sessions that are still open, the newest first."""
+    since = clock.now() - timedelta(hours=current_app.config["SESSION_MAX_HOURS"])
+    return db.session.scalars(select(UserSession).where(
+        UserSession.user_id == user.id, UserSession.revoked_at.is_(None), UserSession.created_at > since
+    ).order_by(UserSession.created_at.desc())).all()
+
+
+def current_user():
+    """The user this request's session stands for, applying every rule (the account exists and
+    is not disabled, the epoch matches, the session's row is open, idle and absolute limits),
+    or None. It reads and writes nothing of the session or the database."""
+    uid = session.get("uid")
+    if uid is None:
+        return None
+    user = db.session.get(User, uid)
+    if user is None or user.disabled or session.get("epoch") != user.session_epoch or _expired(clock.now()):
+        return None
+    row = db.session.get(UserSession, session.get("sid")) if isinstance(session.get("sid"), str) else None
+    if row is None or row.user_id != user.id or row.revoked_at is not None:
+        return None
+    return user
 
 
 def load():
     """g.user for the signed-in user of this request, ending the session if it is void."""
     g.user = None
-    uid = session.get("uid")
-    if uid is None:
+    if session.get("uid") is None:
         return
-    user = db.session.get(User, uid)
-    now = clock.now()
-    if user is None or user.disabled or session.get("epoch") != user.session_epoch or _expired(now):
+    user = current_user()
+    if user is None:
         session.clear()
         g.session_ended = True
         return
-    session["seen_at"] = now.isoformat()
+    session["seen_at"] = clock.now().isoformat()
     g.user = user
+
+
+def set_device_cookie(response):
+    """The device cookie a sign-in made for a browser that had none."""
+    value = g.pop("device_cookie", None)
+    if value is not None:
+        config = current_app.config
+        response.set_cookie(devices.COOKIE, value, max_age=devices.COOKIE_DAYS * 86400, httponly=True,
+                            secure=config["SESSION_COOKIE_SECURE"], samesite="Lax",
+                            domain=config.get("SESSION_COOKIE_DOMAIN") or None)
+    return response
+
+
+def init_app(app):
+    app.session_interface = CookieSessions()
+    app.before_request(load)
+    app.after_request(set_device_cookie)
+
+
+def purge():
+    """Rows of sessions closed or past the absolute limit are of no more use."""
+    since = clock.now() - timedelta(hours=current_app.config["SESSION_MAX_HOURS"])
+    done = db.session.execute(delete(UserSession).where(
+        (UserSession.revoked_at.is_not(None)) | (UserSession.created_at <= since))).rowcount
+    db.session.commit()
+    return done
 
 
 def _expired(now):

@@ -247,9 +247,12 @@ def test_the_session_cookie_is_secure_http_only_same_site_and_host_only_in_produ
     make_user(app)
     response = login(app.test_client(), NAME, PASSWORD)
     assert response.status_code == 303
-    [cookie] = response.headers.getlist("Set-Cookie")
-    attributes = [part.strip() for part in cookie.split(";")[1:]]
-    assert cookie.startswith(Config.SESSION_COOKIE_NAME + "=")
-    assert "Secure" in attributes and "HttpOnly" in attributes and "SameSite=Lax" in attributes
-    assert "Path=/" in attributes
-    assert not any(part.lower().startswith("domain") for part in attributes)
+    cookies = sorted(response.headers.getlist("Set-Cookie"))
+    # the session, and the device cookie a browser gets at its first sign-in (new-device notices)
+    names = [cookie.split("=", 1)[0] for cookie in cookies]
+    assert names == sorted([Config.SESSION_COOKIE_NAME, "efactura_dispositivo"])
+    for cookie in cookies:
+        attributes = [part.strip() for part in cookie.split(";")[1:]]
+        assert "Secure" in attributes and "HttpOnly" in attributes and "SameSite=Lax" in attributes
+        assert "Path=/" in attributes
+        assert not any(part.lower().startswith("domain") for part in attributes)

@@ -1,7 +1,7 @@
 """The access page and sign-in: the login form, its error box, the lock and account notices."""
 from flask import Blueprint, g, redirect, request, session, url_for
 
-from .. import accounts, captcha, clock, lockout, sessions
+from .. import accounts, captcha, clock, devices, lockout, sessions
 from ..extensions import client_address, limit, limiter
 from ..forms import LoginForm
 from ..htmx import redirect_to, render
@@ -15,7 +15,7 @@ bp = Blueprint("access", __name__)
 @bp.get("/")
 def index():
     if g.user is not None:
-        return redirect(url_for("home.index"))
+        return redirect(url_for("account.index"))
     until = _current_lock()
     if until:
         return render("lockout", **_lock_context(until))
@@ -35,10 +35,10 @@ def login():
         return _refused(form.problem(), form.username.data or "")
     result = _authenticate(form)
     if result.outcome == accounts.OK:
-        sessions.begin(result)
+        sessions.begin(result, client_address(), request.user_agent.string, request.cookies.get(devices.COOKIE))
         if result.user.secret_question is None:  # first sign-in: set-up comes first
             return redirect_to("password_change.change_password")
-        return redirect_to("home.index")
+        return redirect_to("account.index")
     if result.outcome == accounts.LOCKED:
         return render("lockout", retarget="#login-form", **_lock_context(result.locked_until))
     if result.outcome in (accounts.INACTIVE, accounts.DISABLED):

@@ -93,7 +93,37 @@ def _samples():
         ("link-error", [(label, {"reason": reason}) for reason, label in (
             (coded_link.USED, "Enlace ya usado"), (coded_link.EXPIRED, "Enlace vencido"),
             (coded_link.VOID, "Enlace anulado"), (coded_link.UNKNOWN, "Enlace desconocido"))]),
+        ("account-confirm", [("Confirme su contraseña", {}), ("Contraseña incorrecta", {"confirm_error": True})]),
+        ("account-sessions", _account_states(user, sessions_errors=["Por seguridad, confirme primero su contraseña."])),
+        ("account-password", _account_states(user, password_errors=[
+            "La confirmación no coincide con la nueva contraseña."])),
+        ("account-question", _account_states(user, question_errors=["Elija una pregunta secreta."])),
+        ("account-email", _account_states(user, email_errors=[
+            "Escriba un correo electrónico válido, por ejemplo nombre@empresa.com.mx."])),
+        ("email-confirm", [
+            ("Enlace abierto: «confirmar»", {"valid": True, "user": user, "change": SimpleNamespace(
+                new_email="maria@nueva.example")}),
+            ("Confirmado", {"valid": True, "confirmed": True, "user": user}),
+            ("Enlace que ya no sirve", {"valid": False}),
+        ]),
         ("side-panel", [("Noticias y enlaces del archivo de contenido", {})]),
+    ]
+
+
+def _account_states(user, **refused):
+    """A section of «Mi cuenta»: ready for changes, with its errors, done, and before the
+    password is confirmed again."""
+    now = clock.now()
+    sessions = [SimpleNamespace(id="esta", device="Chrome en Windows", client_ip="203.0.113.7", created_at=now),
+                SimpleNamespace(id="otra", device="Safari en iOS", client_ip="198.51.100.20",
+                                created_at=now - timedelta(hours=2))]
+    base = {"user": user, "sessions": sessions, "current_sid": "esta", "recent": True, "local": clock.local,
+            "questions": secret_question.QUESTIONS, "rules": policy.checklist("", user.username, ""), "typed": False}
+    return [
+        ("Lista para cambios", base),
+        ("Con errores", {**base, **refused}),
+        ("Hecho", {**base, "done_message": "Listo: el cambio se guardó."}),
+        ("Antes de confirmar la contraseña", {**base, "recent": False}),
     ]
 
 

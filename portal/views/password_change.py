@@ -4,7 +4,7 @@ from datetime import datetime
 
 from flask import Blueprint, abort, flash, g, redirect, request, session, url_for
 
-from .. import accounts, password_change, policy, secret_question, sessions
+from .. import accounts, devices, password_change, policy, secret_question, sessions
 from ..extensions import client_address, db, limit, limiter
 from ..forms import ChangePasswordForm
 from ..htmx import redirect_to, render
@@ -61,14 +61,14 @@ def _signed_in_after_change(user, setup):
         flash("Su contraseña se cambió, pero su cuenta está bloqueada: comuníquese con soporte técnico.")
         return redirect_to("access.index")
     if setup:  # the sign-in that began this session stays the latest one
-        at, ip = session.get("previous_login") or (None, None)
-        result = accounts.SignIn(accounts.OK, user.username, user,
-                                 previous_login_at=datetime.fromisoformat(at) if at else None, previous_login_ip=ip)
+        at, ip, device = session.get("previous_login") or (None, None, None)
+        result = accounts.SignIn(accounts.OK, user.username, user, previous_login_ip=ip, previous_login_device=device,
+                                 previous_login_at=datetime.fromisoformat(at) if at else None)
     else:
         result = accounts.signed_in(user, client_address())
         db.session.commit()
-    sessions.begin(result)
-    return redirect_to("home.index")
+    sessions.begin(result, client_address(), request.user_agent.string, request.cookies.get(devices.COOKIE))
+    return redirect_to("account.index")
 
 
 def _needs_question(user, setup):
