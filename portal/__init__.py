@@ -50,6 +50,7 @@ def create_app(config_class=Config, instance_path=None, **overrides):
         jinja2.PrefixLoader({"partials": jinja2.FileSystemLoader(os.path.join(app.root_path, "partials"))}),
     ])
     app.jinja_env.globals.update(content=content.load, is_htmx=is_htmx)
+    app.jinja_env.filters.update(fecha=content.display_date)
 
     db.init_app(app)
     csrf.init_app(app)

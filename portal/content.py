@@ -1,6 +1,6 @@
 """The editable content of the access page (side panel, support contacts), from a TOML file."""
 import tomllib
-from datetime import timedelta
+from datetime import date, timedelta
 from functools import lru_cache
 from pathlib import Path
 
@@ -32,3 +32,11 @@ def version():
 def _read(path, _mtime):
     with Path(path).open("rb") as handle:
         return tomllib.load(handle)
+
+
+def display_date(value):
+    """An ISO date of the content file as the site shows dates: dd/mm/aaaa."""
+    try:
+        return date.fromisoformat(str(value)).strftime("%d/%m/%Y")
+    except ValueError:
+        return str(value)

@@ -73,6 +73,7 @@ def _schema_lock():
 
 
 DEMO_PASSWORD = "Factura.2026"  # development only  # noqa: S105  # nosec B105
+DEMO_ANSWER = "Firulais"  # the answer to the demo accounts' secret question (development only)
 DEMO_ACCOUNTS = (
     ("GOMA800101AB1", "María Gómez Alonso", "activa: entra con la contraseña"),
     ("usr.LOPJ750315XY2", "Juan López Pérez", "a un fallo del bloqueo: una contraseña errónea lo bloquea"),
@@ -93,7 +94,7 @@ def demo_seed():
     for username, name, _ in DEMO_ACCOUNTS:
         user = accounts.find(username)
         if user is None:
-            question, answer = (secret_question.QUESTIONS[0], "Firulais")
+            question, answer = (secret_question.QUESTIONS[0], DEMO_ANSWER)
             if username.startswith("CT."):
                 question = answer = None
             user = accounts.create_user(username, DEMO_PASSWORD, f"{username.lower()}@demo.efactura.example",
@@ -107,7 +108,7 @@ def demo_seed():
     db.session.add(LoginThrottle(username="usr.LOPJ750315XY2", failures=current_app.config["LOGIN_MAX_ATTEMPTS"] - 1,
                                  last_failure_at=now))
     db.session.commit()
-    click.echo(f"\nCuentas de demostración (contraseña de todas: {DEMO_PASSWORD}):")
+    click.echo(f"\nCuentas de demostración (contraseña de todas: {DEMO_PASSWORD}; respuesta secreta: {DEMO_ANSWER}):")
     for username, _, state in DEMO_ACCOUNTS:
         click.echo(f"  {username:<20} {state}")
     click.echo("Los correos (avisos, enlaces de recuperación) quedan en instance/outbox/.\n")

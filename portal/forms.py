@@ -58,6 +58,8 @@ CONFIRMATION_DIFFERS = "La confirmación no coincide con la nueva contraseña."
 
 def new_password_problem(user, new_password, confirmation):
     """What is wrong with a new password and its confirmation, or None."""
+    if len(new_password or "") > policy.MAX_LENGTH:
+        return f"{POLICY_UNMET} Como máximo {policy.MAX_LENGTH} caracteres: la que escribió tiene {len(new_password)}."
     rules = policy.checklist(new_password or "", user.username, confirmation or "")
     if not all(rule.met for rule in rules if rule.key != "confirmed"):
         return POLICY_UNMET

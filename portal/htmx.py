@@ -7,7 +7,7 @@ def is_htmx():
             and request.headers.get("HX-History-Restore-Request") != "true")
 
 
-def render(fragment, status=200, page=None, oob=(), retarget=None, template="access.html", **context):
+def render(fragment, status=200, page=None, oob=(), retarget=None, template="access.html", url=None, **context):
     """The bare fragment for htmx, else the whole page (template) with the fragment in its place.
 
     template: the whole page: the access page, or the page of another area (the account page)
@@ -16,6 +16,8 @@ def render(fragment, status=200, page=None, oob=(), retarget=None, template="acc
     holds this fragment (a failed sign-in shows the login form with its error box inside).
     oob: more fragments sent along out-of-band into their slots (htmx only).
     retarget: CSS selector the htmx response replaces instead of the request's target.
+    url: the address of the step this fragment is (htmx puts it in the address bar, so a reload
+    or the back button serves the same step as a whole page).
     """
     if is_htmx():
         body = render_template(f"partials/{fragment}.html", **context)
@@ -24,6 +26,8 @@ def render(fragment, status=200, page=None, oob=(), retarget=None, template="acc
         if retarget:
             response.headers["HX-Retarget"] = retarget
             response.headers["HX-Reswap"] = "outerHTML"
+        if url:
+            response.headers["HX-Push-Url"] = url
     else:
         response = make_response(render_template(template, fragment=page or fragment, **context), status)
     response.vary.add("HX-Request")

@@ -221,10 +221,10 @@ def request_reminder(client, username=NAME, page="/"):
     return post(client, "/recuperar/recordatorio", token=token)
 
 
-def prove_by_answer(client, username=NAME):
+def prove_by_answer(client, username=NAME, htmx=False):
     """A recovery proof in the session: the user name, then the right answer."""
     ask(client, username)
-    return reply(client, ANSWER)
+    return reply(client, ANSWER, htmx=htmx)
 
 
 def save(client, new=NEW_PASSWORD, confirm=None, email=EMAIL, htmx=False, **extra):

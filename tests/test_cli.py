@@ -79,3 +79,4 @@ def test_demo_accounts_only_in_development(runner, make_app):
     assert result.exit_code == 0, result.output
     for name in ("GOMA800101AB1", "usr.LOPJ750315XY2", "PRV.SIN010203AB4", "CT.PEMA900101QR5"):
         assert name in result.output
+    assert "respuesta secreta: Firulais" in result.output  # the first walk-through looked for it

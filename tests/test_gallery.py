@@ -40,7 +40,7 @@ def test_gallery_shows_each_state(client):
     page = client.get("/galeria").get_data(as_text=True)
     counts = sections(page)
     assert counts["login-form"] >= 3            # plain, with error, with CAPTCHA
-    assert counts["login-error"] == 3           # invalid, captcha, missing
+    assert counts["login-error"] == 4           # invalid, captcha missing, captcha mistyped, missing
     assert counts["lockout"] == 1               # the failure lock with its countdown
     assert counts["account-blocked"] == 2       # inactive, disabled
     assert counts["recovery-form"] == 2         # plain, shape problem

@@ -101,14 +101,14 @@ def test_captcha_is_required_after_a_failure(client, user):
     assert refused.status_code == 200
     assert "escriba también el texto de la imagen" in refused.get_data(as_text=True)
     wrong_text = login(client, "GOMA800101AB1", PASSWORD, captcha="NOPE")
-    assert "escriba también el texto de la imagen" in wrong_text.get_data(as_text=True)
+    assert "El texto de la imagen no coincide" in wrong_text.get_data(as_text=True)  # typed, and wrong
     assert login(client, "GOMA800101AB1", PASSWORD, captcha=CAPTCHA.lower()).status_code == 303
 
 
 def test_captcha_is_required_for_the_name_even_from_a_fresh_browser(app, user):
     fail(app.test_client(), "GOMA800101AB1")
     fresh = app.test_client()
-    assert "escriba también" in login(fresh, "GOMA800101AB1", PASSWORD).get_data(as_text=True)
+    assert 'data-error="captcha"' in login(fresh, "GOMA800101AB1", PASSWORD).get_data(as_text=True)
     assert login(fresh, "GOMA800101AB1", PASSWORD, captcha=CAPTCHA).status_code == 303
 
 
@@ -121,7 +121,7 @@ def test_captcha_is_single_use(app, client, user):
     with client.session_transaction() as session:
         session["captcha_id"] = spent  # replay the solved challenge
     replay = login(client, "GOMA800101AB1", PASSWORD, captcha=CAPTCHA, token=token)
-    assert "escriba también" in replay.get_data(as_text=True)
+    assert 'data-error="captcha"' in replay.get_data(as_text=True)
 
 
 def test_the_refreshed_challenge_is_the_one_answered_and_only_once(client, user):
@@ -132,9 +132,9 @@ def test_the_refreshed_challenge_is_the_one_answered_and_only_once(client, user)
     def submit(password, challenge):
         return login(client, "GOMA800101AB1", password, CAPTCHA, htmx=True, token=token, captcha_id=challenge)
 
-    assert "escriba también" not in submit("Equivocada.2", shown).get_data(as_text=True)  # solved, wrong password
-    assert "escriba también" in submit(PASSWORD, shown).get_data(as_text=True)  # spent: not twice
-    assert "escriba también" in submit(PASSWORD, shown[:-1] + ("A" if shown[-1] != "A" else "B")).get_data(
+    assert 'data-error="captcha"' not in submit("Equivocada.2", shown).get_data(as_text=True)  # solved, wrong password
+    assert 'data-error="captcha"' in submit(PASSWORD, shown).get_data(as_text=True)  # spent: not twice
+    assert 'data-error="captcha"' in submit(PASSWORD, shown[:-1] + ("A" if shown[-1] != "A" else "B")).get_data(
         as_text=True)  # not a forged one
 
 
@@ -143,7 +143,7 @@ def test_captcha_expires(client, user, clock):
     fail(client, "GOMA800101AB1")
     clock.advance(minutes=6)
     expired = login(client, "GOMA800101AB1", PASSWORD, captcha=CAPTCHA, token=token)
-    assert "escriba también" in expired.get_data(as_text=True)
+    assert 'data-error="captcha"' in expired.get_data(as_text=True)
 
 
 def test_captcha_answer_is_not_in_the_cookie(client, user):

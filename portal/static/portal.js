@@ -23,6 +23,13 @@
     if (icon) icon.src = icon.src.replace(reveal ? "eye.svg" : "eye-off.svg", reveal ? "eye-off.svg" : "eye.svg");
   });
 
+  // The eye buttons work only with JavaScript: they are hidden in the page and shown here.
+  function showEyes(root) {
+    var scope = root && root.querySelectorAll ? root : document;
+    scope.querySelectorAll("button.eye[hidden]").forEach(function (button) { button.hidden = false; });
+  }
+  document.addEventListener("htmx:load", function (event) { showEyes(event.target); });
+
   // Caps Lock warning on password fields.
   function capsLock(event) {
     if (!event.getModifierState || !event.target.matches || !event.target.matches("input[type=password], input[data-password]")) return;
@@ -137,5 +144,5 @@
     dialog.addEventListener("close", function () { dialog.remove(); }, { once: true });
     dialog.showModal();
   });
-  onReady(function () { startCountdowns(document); });
+  onReady(function () { startCountdowns(document); showEyes(document); });
 })();

@@ -22,6 +22,14 @@ def index():
     return render("login-form", **_form_context())
 
 
+@bp.get("/formulario")
+def form():
+    """The way back from a lock: the form itself, for another user name (or the same one, once
+    its lock ends). The browser forgets the name it tried; the lock of that name stands."""
+    session.pop("login_name", None)
+    return render("login-form", url=url_for("access.index"), **_form_context())
+
+
 @bp.get("/jsp/acceso.jsp")
 def legacy():
     return redirect(url_for("access.index"), 301)
@@ -44,7 +52,8 @@ def login():
     if result.outcome in (accounts.INACTIVE, accounts.DISABLED):
         return render("account-blocked", page="login-form", oob=("captcha",),
                       **_form_context(form.username.data, blocked=result.outcome, with_captcha=True))
-    return _refused(result.outcome, form.username.data)
+    mistyped = result.outcome == accounts.CAPTCHA and bool((form.captcha.data or "").strip())
+    return _refused(result.outcome, form.username.data, captcha_mistyped=mistyped)
 
 
 @bp.get("/bloqueo")
@@ -73,8 +82,8 @@ def _authenticate(form):
     return result
 
 
-def _refused(error, typed_name):
-    return render("login-error", page="login-form", oob=("captcha",),
+def _refused(error, typed_name, captcha_mistyped=False):
+    return render("login-error", page="login-form", oob=("captcha",), captcha_mistyped=captcha_mistyped,
                   **_form_context(typed_name, error=error, with_captcha=True))
 
 

@@ -1,5 +1,5 @@
 """CAPTCHA: a fresh challenge ("No entiendo el texto"), its image and its audio."""
-from flask import Blueprint, abort, current_app, make_response, render_template, session
+from flask import Blueprint, abort, current_app, make_response, render_template, request, session
 
 from .. import captcha, captcha_audio
 from ..extensions import limit, limiter
@@ -8,11 +8,14 @@ from ..htmx import render
 bp = Blueprint("captcha", __name__, url_prefix="/captcha")
 
 
-@bp.get("/nuevo")
+@bp.route("/nuevo", methods=["GET", "POST"])
 @limiter.limit(limit("RATELIMIT_CAPTCHA"))
 def refresh():
-    """A new challenge, carried by the form (a hidden field): the session is left alone."""
-    return render("captcha", page="login-form", username=session.get("login_name", ""),
+    """A new challenge, carried by the form (a hidden field): the session is left alone.
+    Without JavaScript «No entiendo el texto» posts the login form here: the page comes back
+    with the user name that was typed (the password never comes back)."""
+    typed = request.form.get("username") if request.method == "POST" else None
+    return render("captcha", page="login-form", username=typed if typed is not None else session.get("login_name", ""),
                   captcha_id=captcha.new_challenge())
 
 

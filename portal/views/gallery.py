@@ -53,6 +53,7 @@ def _samples():
         ("login-error", [
             ("Usuario o contraseña incorrectos (invalid)", {"error": "invalid"}),
             ("Falta el texto de la imagen (captcha)", {"error": "captcha"}),
+            ("Texto de la imagen equivocado (captcha)", {"error": "captcha", "captcha_mistyped": True}),
             ("Faltan usuario o contraseña (missing)", {"error": "missing"}),
         ]),
         ("captcha", [("Imagen, «No entiendo el texto» y audio", {"captcha_id": challenge})]),

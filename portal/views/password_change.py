@@ -48,6 +48,7 @@ def save():
         return redirect_to("recovery.start")
     form = ChangePasswordForm(request.form, user=user, asks_question=_needs_question(user, setup), setup=setup)
     if not form.validate():
+        form.new_password.data = form.confirm_password.data = ""  # the fields come back empty: so does the checklist
         return change_step(user, setup, form=form, errors=form.problems(), change_answer=form.changes_answer)
     via = "setup" if setup else session.get(password_change.PROOF, {}).get("via", "answer")
     password_change.save(user, form.change(), client_address(), via)
@@ -68,6 +69,8 @@ def _signed_in_after_change(user, setup):
         result = accounts.signed_in(user, client_address())
         db.session.commit()
     sessions.begin(result, client_address(), request.user_agent.string, request.cookies.get(devices.COOKIE))
+    flash("Su contraseña se cambió. Le enviamos un aviso a su correo." if not setup else
+          "Su cuenta quedó configurada: contraseña, pregunta secreta y correo.")
     return redirect_to("account.index")
 
 
@@ -98,5 +101,5 @@ def _context(user, setup, form=None, errors=(), change_answer=False):
     }
 
 
-def change_step(user, setup, form=None, errors=(), change_answer=False):
-    return render("change-password-step", **_context(user, setup, form, errors, change_answer))
+def change_step(user, setup, form=None, errors=(), change_answer=False, url=None):
+    return render("change-password-step", url=url, **_context(user, setup, form, errors, change_answer))

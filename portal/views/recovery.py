@@ -20,7 +20,7 @@ CHALLENGE = "answer_captcha_id"  # the CAPTCHA of the answer step (the sign-in h
 
 @bp.get("/recuperar")
 def start():  # no rate limit: the blank form (see views/access.py)
-    return render("recovery-form", typed="")
+    return render("recovery-form", typed="", url=url_for("recovery.start"))
 
 
 @bp.post("/recuperar")
@@ -38,10 +38,11 @@ def submit_username():
 
 @bp.get("/recuperar/usuario")
 def forgot_user():
-    return render("forgot-user-notice", page="recovery-form", typed="", show_forgot_user=True)
+    return render("forgot-user-notice", page="recovery-form", typed="", show_forgot_user=True,
+                  url=url_for("recovery.forgot_user"))
 
 
-@bp.get("/recuperar/pregunta")
+@bp.route("/recuperar/pregunta", methods=["GET", "POST"])  # POST: «No entiendo el texto» without JavaScript
 @limiter.limit(limit("RATELIMIT_PAGES"))
 def question():
     if NAME not in session:
@@ -63,9 +64,10 @@ def answer():
         name, form.answer.data, client_address(), captcha_shown=challenge_id is not None,
         captcha_solved=lambda: captcha.check(challenge_id, form.captcha.data))
     if outcome != secret_question.RIGHT:
-        return _question_step(error=outcome)
+        mistyped = outcome == secret_question.CAPTCHA and bool((form.captcha.data or "").strip())
+        return _question_step(error=outcome, captcha_mistyped=mistyped)
     session[PROOF] = make_proof(user, "answer")
-    return change_step(user, setup=False)
+    return change_step(user, setup=False, url=url_for("password_change.change_password"))
 
 
 @bp.post("/recuperar/recordatorio")
@@ -128,14 +130,15 @@ def cancel():
     for key in (PROOF, NAME, LINK):
         session.pop(key, None)
     return render("login-form", username=session.get("login_name", ""),
-                  captcha_id=session.get("captcha_id"))
+                  captcha_id=session.get("captcha_id"), url=url_for("access.index"))
 
 
-def _question_step(error=None, sent=False):
+def _question_step(error=None, sent=False, captcha_mistyped=False):
     name = session[NAME]
     limited = secret_question.answers_locked(name)
     if not limited and (session.get(CHALLENGE) or secret_question.needs_captcha(name)):
         session[CHALLENGE] = captcha.new_challenge()
     return render("secret-question-step", username=name, question=secret_question.question_for(name),
                   error=error, sent=sent, limited=limited, captcha_id=None if limited else session.get(CHALLENGE),
-                  captcha_refresh=url_for("recovery.question"))
+                  captcha_refresh=url_for("recovery.question"), url=url_for("recovery.question"),
+                  captcha_mistyped=captcha_mistyped)
