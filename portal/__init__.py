@@ -49,7 +49,8 @@ def create_app(config_class=Config, instance_path=None, **overrides):
         app.jinja_loader,
         jinja2.PrefixLoader({"partials": jinja2.FileSystemLoader(os.path.join(app.root_path, "partials"))}),
     ])
-    app.jinja_env.globals.update(content=content.load, is_htmx=is_htmx)
+    app.jinja_env.globals.update(content=content.load, brand=content.brand, support=content.support,
+                                  is_htmx=is_htmx)
     app.jinja_env.filters.update(fecha=content.display_date)
 
     db.init_app(app)
@@ -63,9 +64,10 @@ def create_app(config_class=Config, instance_path=None, **overrides):
     support.init_app(app)
     outbox.init_app(app, producers=(coded_link.process_reminders,))
 
-    from .views import access, account, captcha, email_confirmation, health, password_change, recovery
+    from .views import access, account, brand, captcha, email_confirmation, health, password_change, recovery
     app.register_blueprint(health.bp)
     app.register_blueprint(access.bp)
+    app.register_blueprint(brand.bp)
     app.register_blueprint(captcha.bp)
     app.register_blueprint(account.bp)
     app.register_blueprint(email_confirmation.bp)
@@ -107,7 +109,7 @@ def _security_headers(response):
     headers.setdefault("Content-Security-Policy", CSP)
     headers.extend(SECURITY_HEADERS)  # no view sets any of these
     if request.endpoint != "static":
-        headers["Cache-Control"] = "no-store"
+        headers.setdefault("Cache-Control", "no-store")  # (the brand's files say how long they keep)
     if request.is_secure:
         headers["Strict-Transport-Security"] = "max-age=31536000"
     return response

@@ -63,9 +63,9 @@ def confirm_password(user, password, client_ip):
 
 
 SUBJECTS = {
-    "question": "Aviso de seguridad: cambió la pregunta secreta de su cuenta de e-Factura",
-    "email_requested": "Aviso de seguridad: se pidió cambiar el correo de su cuenta de e-Factura",
-    "email_changed": "Aviso de seguridad: cambió el correo de su cuenta de e-Factura",
+    "question": "Aviso de seguridad: cambió la pregunta secreta de su cuenta de {marca}",
+    "email_requested": "Aviso de seguridad: se pidió cambiar el correo de su cuenta de {marca}",
+    "email_changed": "Aviso de seguridad: cambió el correo de su cuenta de {marca}",
 }
 
 
@@ -84,7 +84,7 @@ def change_password(user, new_password, client_ip, current_sid):
     closed = sessions.close_others(user, current_sid)
     lockout.clear(user.username)
     if user.email:
-        mail.queue(user.email, "Su contraseña de e-Factura cambió", "password_changed", "password_changed",
+        mail.queue(user.email, "Su contraseña de {marca} cambió", "password_changed", "password_changed",
                    user=user, at=clock.local(clock.now()), client_ip=client_ip, previous_email=user.email)
     audit.record("password_changed", user.username, OK, client_ip, via="account", sessions_closed=closed)
     db.session.commit()
@@ -115,7 +115,7 @@ def request_email_change(user, new_email, client_ip):
     db.session.add(EmailChange(user_id=user.id, code_hash=_code_hash(code), new_email=new_email, created_at=now,
                                expires_at=now + timedelta(hours=EMAIL_LINK_HOURS)))
     base_url = current_app.config["PUBLIC_BASE_URL"].rstrip("/")
-    mail.queue(new_email, "Confirme su nuevo correo de e-Factura", "email_confirm", "email_confirm", user=user,
+    mail.queue(new_email, "Confirme su nuevo correo de {marca}", "email_confirm", "email_confirm", user=user,
                link=f"{base_url}/cuenta/correo/confirmar?codigo={code}", hours=EMAIL_LINK_HOURS,
                at=clock.local(now), client_ip=client_ip, new_email=new_email)
     if user.email:

@@ -67,7 +67,7 @@ def _remind(name, client_ip):
     if recent >= config["REMINDERS_PER_HOUR"]:
         return "limited"
     link = issue(user)
-    mail.queue(user.email, "Aviso de cambio de contraseña de e-Factura", "reminder", "reminder",
+    mail.queue(user.email, "Aviso de cambio de contraseña de {marca}", "reminder", "reminder",
                user=user, link=link, hours=config["RESET_LINK_HOURS"], at=clock.local(now), client_ip=client_ip)
     return "sent"
 

@@ -1,10 +1,13 @@
-"""The editable content of the access page (side panel, support contacts), from a TOML file."""
+"""The editable content of the portal, from a TOML file: the brand (name, logo, colours), the
+footer and its legal note, the side panel's news and links, and the support contacts. An
+operator makes the portal theirs here, without touching a template."""
+import re
 import tomllib
 from datetime import date, timedelta
 from functools import lru_cache
 from pathlib import Path
 
-from flask import current_app
+from flask import current_app, has_request_context, url_for
 
 from . import clock
 
@@ -40,3 +43,35 @@ def display_date(value):
         return date.fromisoformat(str(value)).strftime("%d/%m/%Y")
     except ValueError:
         return str(value)
+
+
+BRAND_DEFAULTS = {"name": "e-Factura", "product": "Acceso", "logo": "icons/logo.svg",
+                  "primary": "#0b5e4a", "primary_dark": "#08483a"}
+FOOTER_DEFAULTS = {"text": "e-Factura · Comprobantes Fiscales Digitales por Internet (CFDI)", "legal": ""}
+_COLOUR = re.compile(r"^#[0-9A-Fa-f]{3}([0-9A-Fa-f]{3})?$")
+
+
+def brand():
+    """The brand of the content file over the defaults: name, product, full name, logo URL,
+    colours (checked: a colour that is not #rgb or #rrggbb is not used), footer, legal note."""
+    loaded = load()
+    made = {**BRAND_DEFAULTS, **loaded.get("brand", {})}
+    for colour in ("primary", "primary_dark"):
+        if not _COLOUR.match(str(made[colour])):
+            made[colour] = BRAND_DEFAULTS[colour]
+    footer = {**FOOTER_DEFAULTS, **loaded.get("footer", {})}
+    logo = str(made["logo"])
+    if not logo.startswith("/") and has_request_context():
+        logo = url_for("static", filename=logo)
+    made.update(full=f"{made['name']} {made['product']}".strip(), footer=footer["text"], legal=footer["legal"],
+                logo_url=logo, version=version()[1])
+    return made
+
+
+def support():
+    """The support contacts: office hours, one or several office-hours phones, the after-hours
+    phone, the support address and the payroll address."""
+    contacts = dict(load().get("support", {}))
+    phones = contacts.get("office_phones") or [contacts.get("office_phone", "")]
+    contacts["office_phones"] = [str(phone) for phone in phones if phone]
+    return contacts

@@ -22,7 +22,7 @@ from flask import current_app, render_template
 from flask_mail import Message
 from sqlalchemy import delete, func, select, update
 
-from . import clock
+from . import clock, content
 from .extensions import db, mail
 from .models import OutboxMessage
 
@@ -40,6 +40,7 @@ ONE_AN_HOUR = {"lock_notice", "answers_locked"}  # per account
 def queue(recipient, subject, template, kind, user=None, hold=None, **context):
     """Queue a multipart (text + HTML) message from mail/<template>.txt and .html, in the
     current transaction (the caller commits). None when a cap keeps it from being queued.
+    "{marca}" in the subject is the brand's name (the content file).
 
     hold: a timedelta during which the worker leaves the message alone, until release() (or
     the hold runs out: a request cut short still has its message sent)."""
@@ -48,7 +49,8 @@ def queue(recipient, subject, template, kind, user=None, hold=None, **context):
         log.warning("mail to %s not queued (%s): over its cap", recipient, kind)
         return None
     message = OutboxMessage(
-        kind=kind, user_id=user.id if user is not None else None, recipient=recipient, subject=subject,
+        kind=kind, user_id=user.id if user is not None else None, recipient=recipient,
+        subject=subject.format(marca=content.brand()["name"]),
         created_at=now, next_attempt_at=now,
         leased_until=now + hold if hold else None, claim=HELD if hold else None,
         text_body=render_template(f"mail/{template}.txt", user=user, **context),

@@ -61,7 +61,7 @@ def save(user, change, client_ip, via):
     sessions.revoke_all(user)
     # The address on record hears of it too: whoever changed the password may have changed it.
     for address in dict.fromkeys(a for a in (previous_email, user.email) if a):
-        mail.queue(address, "Su contraseña de e-Factura cambió", "password_changed", "password_changed", user=user,
+        mail.queue(address, "Su contraseña de {marca} cambió", "password_changed", "password_changed", user=user,
                    at=clock.local(now), client_ip=client_ip, previous_email=previous_email)
     audit.record("password_changed", user.username, "ok", client_ip, via=via)
     db.session.commit()

@@ -129,3 +129,84 @@ def test_the_reminder_offer_reads_as_an_offer(client, user):
 def test_side_panel_dates_read_day_month_year(client):
     page = text(client.get("/"))
     assert re.search(r'<time datetime="2026-11-01">01/11/2026</time>', page)
+
+
+# 9. Brand and content from the content file
+
+BRANDED = '''
+[brand]
+name = "Facturas del Norte"
+product = "Portal"
+logo = "/marca/logo.png"
+primary = "#7a1f5c"
+primary_dark = "#5a1644"
+
+[footer]
+text = "Facturas del Norte · CFDI desde 2009"
+legal = "Facturas del Norte, S.A. de C.V. Aviso de privacidad en facturasdelnorte.example/privacidad."
+
+[panel]
+title = "Novedades"
+
+[[panel.news]]
+date = "2026-11-30"
+title = "Nuevo horario"
+text = "Atendemos también los sábados."
+
+[[panel.links]]
+label = "Ayuda"
+url = "https://facturasdelnorte.example/ayuda"
+
+[support]
+office_hours = "lunes a sábado de 8:00 a 20:00"
+office_phones = ["81 8000 1111", "81 8000 2222"]
+after_hours_phone = "800 000 3333"
+email = "ayuda@facturasdelnorte.example"
+payroll_email = "nomina@facturasdelnorte.example"
+'''
+
+
+@pytest.fixture
+def branded(make_app, tmp_path):
+    content = tmp_path / "marca.toml"
+    content.write_text(BRANDED, encoding="utf-8")
+    instance = tmp_path / "instance" / "marca"
+    instance.mkdir(parents=True)
+    (instance / "logo.png").write_bytes(b"\x89PNG\r\n\x1a\n" + b"0" * 64)
+    app = make_app(CONTENT_FILE=str(content))
+    make_user(app)
+    return app
+
+
+def test_an_operator_makes_the_portal_theirs_from_the_content_file(branded, smtp):
+    client = branded.test_client()
+    page = text(client.get("/"))
+    for shown in ("Facturas del Norte", "Facturas del Norte · CFDI desde 2009",
+                  "Aviso de privacidad en facturasdelnorte.example/privacidad", "/marca/logo.png"):
+        assert shown in page
+    assert "e-Factura" not in page.split("<body")[1]  # nothing of the default brand in the page
+    assert client.get("/marca/logo.png").status_code == 200
+    colours = client.get(re.search(r'<link rel="stylesheet" href="(/marca\.css[^"]*)"', page).group(1))
+    assert colours.mimetype == "text/css" and "--green: #7a1f5c" in text(colours)
+    notice = text(client.get("/recuperar/usuario"))
+    for contact in ("81 8000 1111", "81 8000 2222", "800 000 3333", "ayuda@facturasdelnorte.example",
+                    "nomina@facturasdelnorte.example", "lunes a sábado de 8:00 a 20:00"):
+        assert contact in notice
+
+
+def test_the_emails_carry_the_brand_and_the_legal_note(branded, smtp):
+    from helpers import remind
+
+    branded.config.update(MAIL_SERVER="127.0.0.1", MAIL_PORT=smtp.port)
+    branded.extensions["mail"].server, branded.extensions["mail"].port = "127.0.0.1", smtp.port
+    client = branded.test_client()
+    ask(client)
+    remind(client)
+    from helpers import deliver, parsed, text_of
+
+    deliver()
+    message = parsed(smtp.wait_for(1)[0])
+    plain, html = text_of(message), message.get_body(("html",)).get_content()
+    for body in (plain, html):
+        assert "Facturas del Norte" in body and "Aviso de privacidad en facturasdelnorte.example" in body
+        assert "e-Factura" not in body

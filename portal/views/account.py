@@ -8,7 +8,7 @@ from datetime import datetime
 
 from flask import Blueprint, abort, flash, g, redirect, render_template, request, session, url_for
 
-from .. import account_changes, audit, clock, policy, secret_question, sessions
+from .. import account_changes, audit, clock, content, policy, secret_question, sessions
 from ..extensions import client_address, limit, limiter
 from ..forms import AccountPasswordForm, ConfirmPasswordForm, EmailForm, QuestionForm
 from ..htmx import is_htmx, redirect_to, render
@@ -47,7 +47,7 @@ def logout():
     """Sign out of this session (the others go on: «cerrar todas las demás» ends them)."""
     audit.record("logout", g.user.username, "ok", client_address())
     sessions.end(g.user)
-    flash("Salió de e-Factura Acceso.")
+    flash(f"Salió de {content.brand()['full']}.")
     return redirect(url_for("access.index"), 303)
 
 

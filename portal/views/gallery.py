@@ -7,7 +7,7 @@ from types import SimpleNamespace
 
 from flask import Blueprint, abort, current_app, render_template
 
-from .. import captcha, clock, coded_link, content, policy, secret_question, usernames
+from .. import captcha, clock, coded_link, policy, secret_question, usernames
 from ..forms import AnswerForm, ChangePasswordForm, LoginForm, RecoveryForm
 
 bp = Blueprint("gallery", __name__)
@@ -74,7 +74,7 @@ def _samples():
             ("Usuario con forma incorrecta", {"form": RecoveryForm(),
                                               "typed": shape.suggestion or "", "shape": shape}),
         ]),
-        ("forgot-user-notice", [("Aviso abierto", {"support": content.load()["support"]})]),
+        ("forgot-user-notice", [("Aviso abierto", {})]),
         ("secret-question-step", _question_states()),
         ("change-password-step", _change_states(user)),
         ("secret-answer", [
