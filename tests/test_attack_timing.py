@@ -116,7 +116,25 @@ def measure(rounds, sample):
 def accounts(portal):
     app = portal.build_app()
     make_user(app, NAME, question=QUESTION)
+    housekeeping_done(app)
     return app
+
+
+def housekeeping_done(app):
+    """Wait for the worker's first housekeeping pass. With CAPTCHA_FAILURE_HOURS=0 a name's
+    only failure is already "over" for the purge, so a pass that fell between the two
+    attempts of the locking test would remove the first one's count."""
+    from portal.extensions import db
+    from portal.models import LoginThrottle
+
+    with app.app_context():
+        db.session.add(LoginThrottle(username="(pasada de limpieza)", failures=1))
+        db.session.commit()
+        deadline = time.monotonic() + 30
+        while db.session.get(LoginThrottle, "(pasada de limpieza)") is not None:
+            assert time.monotonic() < deadline, "the outbox worker did no housekeeping pass in 30 s"
+            time.sleep(0.1)
+            db.session.rollback()
 
 
 def test_a_reminder_takes_as_long_for_a_known_and_an_unknown_name(portal, accounts, relay):

@@ -19,7 +19,10 @@ CHOSEN = {  # screenshot: (file in docs/img, height of the screenful kept, scale
     "11-secret-question-desktop": ("secret-question.png", 800, 0.6),
     "13-change-password-checklist-phone": ("change-password-phone.png", 1100, 0.8),
     "07-inactivity-lock-desktop": ("inactivity-lock.png", 800, 0.6),
-    "14-home-desktop": ("home.png", 500, 0.6),
+    "14-home-desktop": ("home.png", 800, 0.6),
+    "20-mi-cuenta-phone": ("mi-cuenta-phone.png", 1500, 0.8),
+    "16b-link-continue-desktop": ("link-continue.png", 800, 0.6),
+    "22-confirmar-correo-desktop": ("confirmar-correo.png", 800, 0.6),
 }
 
 

@@ -85,7 +85,7 @@ def test_sign_in_and_recovery_with_the_keyboard_alone(portal, live):
     swapped(page, "#login-error")
     assert focused_matches(page, "#password")
     keyboard.type(NEW_PASSWORD)
-    tab_to(page, "#captcha a")
+    tab_to(page, "#captcha button")
     before = page.get_attribute("#captcha img", "src")
     keyboard.press("Enter")
     page.wait_for_function("(src) => document.querySelector('#captcha img').getAttribute('src') !== src",

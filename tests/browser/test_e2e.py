@@ -22,6 +22,8 @@ from portal_steps import (
     wait_for_checklist,
 )
 
+from helpers import text_of
+
 
 def test_sign_in_and_sign_out(portal, live):
     account = live.account(name="María Gómez")
@@ -34,7 +36,8 @@ def test_sign_in_and_sign_out(portal, live):
     portal.shot("01-login")
 
     sign_in(page, account)
-    assert page.inner_text("#home-title").startswith("Hola, María Gómez")
+    assert page.inner_text("#account-title") == "Mi cuenta"
+    assert "Hola, María Gómez" in page.inner_text("main")
     assert "Este es su primer ingreso al portal." in page.inner_text("main")
     portal.axe("home")
     portal.shot("14-home")
@@ -47,6 +50,72 @@ def test_sign_in_and_sign_out(portal, live):
     sign_in(page, account)  # the second time the home page shows the previous sign-in
     assert "Su ingreso anterior fue el" in page.inner_text("main")
     assert "127.0.0.1" in page.inner_text("main")
+    sign_out(page)
+
+
+def test_mi_cuenta_sessions_password_question_and_email(make_portal, live):
+    """The account page, walked as a person: the previous sign-in with its device, the open
+    sessions (one closed from the other browser), the password changed with the live
+    checklist, the question changed, a new e-mail confirmed through its link, and the
+    password confirmed again once the sign-in is no longer recent."""
+    account = live.account(name="Mario Cuenta")
+    phone = make_portal(viewport=PHONE, user_agent=(
+        "Mozilla/5.0 (iPhone; CPU iPhone OS 18_0 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) "
+        "Version/18.0 Mobile/15E148 Safari/604.1"))
+    phone.goto("/")
+    sign_in(phone.page, account)
+    portal = make_portal()
+    page = portal.page
+    portal.goto("/")
+    sign_in(page, account)
+    main = page.inner_text("main")
+    assert "con Safari en iOS" in main and "Sesiones abiertas" in main
+    portal.axe("mi cuenta")
+    portal.shot("20-mi-cuenta")
+
+    # the other session, closed from here: the phone is signed out at its next step
+    portal.mark()
+    page.locator("#account-sessions button", has_text="cerrar esta sesión").click()
+    swapped(page, "#account-sessions [role=status]")
+    portal.assert_not_reloaded()
+    phone.goto("/inicio")
+    phone.page.wait_for_url("**/")
+    portal.axe("session closed")
+
+    # the password: the current one, the live checklist, then saved
+    page.fill("#account-current-password", account.password)
+    page.fill("#new_password", "Otra.Clave.2027")
+    page.fill("#confirm_password", "Otra.Clave.2027")
+    wait_for_checklist(page, all_met=True)
+    portal.shot("21-mi-cuenta-contrasena")
+    page.get_by_role("button", name="Cambiar contraseña").click()
+    swapped(page, "#account-password [role=status]")
+    assert "Su contraseña cambió" in page.inner_text("#account-password")
+    portal.axe("password changed")
+    account.password = "Otra.Clave.2027"
+
+    # the secret question
+    page.select_option("#account-question-select", label="¿Cuál fue su primer empleo?")
+    page.fill("#account-answer", "Panadería")
+    page.get_by_role("button", name="Cambiar pregunta y respuesta").click()
+    swapped(page, "#account-question [role=status]")
+
+    # the e-mail: a link to the new address; opening it spends nothing, «confirmar» does
+    page.fill("#account-new-email", "mario.nuevo@prueba.example")
+    page.get_by_role("button", name="Cambiar correo").click()
+    swapped(page, "#account-email [role=status]")
+    message = live.inbox.wait_for_message("mario.nuevo@prueba.example", "Confirme su nuevo correo")
+    link = re.search(r"https?://\S+/cuenta/correo/confirmar\?codigo=[\w-]+", text_of(message)).group(0)
+    page.goto(link)
+    swapped(page, "#email-confirm")
+    portal.axe("confirm new e-mail")
+    portal.shot("22-confirmar-correo")
+    page.get_by_role("button", name="confirmar").click()
+    swapped(page, "#email-confirm [role=status]")
+    assert "mario.nuevo@prueba.example" in page.inner_text("#email-confirm")
+    live.inbox.wait_for_message(account.email, "cambió el correo")  # the old address hears of it
+    portal.goto("/inicio")
+    assert "mario.nuevo@prueba.example" in page.inner_text("#account-email")
     sign_out(page)
 
 
@@ -77,7 +146,7 @@ def test_wrong_password_shows_the_error_and_the_captcha(portal, live):
 
     # "No entiendo el texto": a fresh image, still no reload
     before = page.get_attribute("#captcha img", "src")
-    page.get_by_role("link", name="No entiendo el texto").click()
+    page.get_by_role("button", name="No entiendo el texto").click()
     page.wait_for_function("(src) => { const i = document.querySelector('#captcha img'); "
                            "return i && i.getAttribute('src') !== src; }", arg=before)
     portal.assert_not_reloaded()
@@ -252,7 +321,7 @@ def test_recovery_by_secret_answer(portal, live):
     portal.shot("13c-change-password-ready")
     page.get_by_role("button", name="aceptar").click()
     page.wait_for_url("**/inicio")
-    assert page.is_visible("#home-title")
+    assert page.is_visible("#account-title")
 
     changed = live.inbox.wait_for_message(account.email, "contraseña de e-Factura cambió")
     assert changed is not None
@@ -406,7 +475,7 @@ def test_first_sign_in_sets_up_the_account(portal, live):
     wait_for_checklist(page, all_met=True)
     page.get_by_role("button", name="aceptar").click()
     page.wait_for_url("**/inicio")
-    assert page.is_visible("#home-title")
+    assert page.is_visible("#account-title")
 
 
 def test_sign_in_on_a_phone(make_portal, live):

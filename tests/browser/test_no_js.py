@@ -17,7 +17,7 @@ def test_sign_in_and_sign_out_without_javascript(no_js, live):
     page.fill("#password", live.active.password)
     submit(page, "Entrar")
     assert page.url == live.url + "/inicio"
-    assert page.inner_text("#home-title").startswith("Hola,")
+    assert page.inner_text("#account-title") == "Mi cuenta" and "Hola," in page.inner_text("main")
     no_js.shot("nojs-14-home")
     submit(page, "Salir")
     assert page.url == live.url + "/"
@@ -38,12 +38,15 @@ def test_wrong_password_and_captcha_without_javascript(no_js, live):
     assert page.evaluate("document.querySelector('#captcha img').naturalWidth") > 0
     no_js.shot("nojs-02-login-error-captcha")
 
-    # "No entiendo el texto" is a plain link to a whole page with a new image
+    # "No entiendo el texto" is a button of the form: a whole page with a new image, and the
+    # user name as it was typed (the eye button, which would do nothing, is not shown)
+    assert not page.is_visible("button.eye")
+    page.fill("#username", account.username.lower())
     before = page.get_attribute("#captcha img", "src")
     with page.expect_navigation():
-        page.get_by_role("link", name="No entiendo el texto").click()
+        page.get_by_role("button", name="No entiendo el texto").click()
     assert page.get_attribute("#captcha img", "src") != before
-    assert page.input_value("#username") == account.username
+    assert page.input_value("#username") == account.username.lower()
 
     page.fill("#password", account.password)
     page.fill("#captcha-answer", CAPTCHA)
