@@ -12,7 +12,7 @@ from flask import current_app, g, session
 from flask.sessions import SecureCookieSessionInterface
 from sqlalchemy import delete, select, update
 
-from . import clock, devices, mail
+from . import clock, devices, mail, return_target
 from .extensions import db
 from .models import User, UserSession
 
@@ -31,7 +31,8 @@ class CookieSessions(SecureCookieSessionInterface):
 
 
 def begin(sign_in, client_ip, user_agent, device_cookie):
-    """A new session for a successful SignIn: nothing of the anonymous one survives. The
+    """A new session for a successful SignIn: nothing of the anonymous one survives but the
+    return target (renew). The
     server keeps a row for it (the account page lists it, and it can be closed alone). A
     sign-in from a browser the account has not used before e-mails the owner."""
     user = sign_in.user
@@ -49,11 +50,18 @@ def begin(sign_in, client_ip, user_agent, device_cookie):
                    user=user, at=clock.local(now), client_ip=client_ip, device=device,
                    base_url=current_app.config["PUBLIC_BASE_URL"].rstrip("/"))
     db.session.commit()
-    session.clear()
+    renew()
     stamp = now.isoformat()
     session.update(uid=user.id, epoch=user.session_epoch, sid=sid, auth_at=stamp, seen_at=stamp,
                    previous_login=[previous, sign_in.previous_login_ip, sign_in.previous_login_device])
     session.permanent = True
+
+
+def renew():
+    """Nothing of the session so far survives but where the person is going (the return target)."""
+    carried = {key: session[key] for key in return_target.CARRIED if key in session}
+    session.clear()
+    session.update(carried)
 
 
 def end(user):
