@@ -73,6 +73,8 @@ def create_app(config_class=Config, instance_path=None, **overrides):
     app.register_blueprint(email_confirmation.bp)
     app.register_blueprint(recovery.bp)
     app.register_blueprint(password_change.bp)
+    from .views import forward_auth  # the reverse proxy's question: who is signed in
+    app.register_blueprint(forward_auth.bp)
     if app.config.get("PORTAL_ENV") == "development" or app.config.get("TESTING"):
         from .views import gallery  # designers' gallery of fragments: never in production
         app.register_blueprint(gallery.bp)

@@ -8,7 +8,7 @@ user at once; idle and absolute limits end a session on their own.
 import secrets
 from datetime import datetime, timedelta
 
-from flask import current_app, g, session
+from flask import current_app, g, request, session
 from flask.sessions import SecureCookieSessionInterface
 from sqlalchemy import delete, select, update
 
@@ -21,6 +21,11 @@ class CookieSessions(SecureCookieSessionInterface):
     """Flask's signed-cookie sessions, with the signing serializer that Flask makes twice a
     request (opening and saving) made once per secret key instead: making one costs about as
     much as signing the cookie (measured: about 5 % of the access page)."""
+
+    def should_set_cookie(self, app, session):
+        """No cookie from a view that only asks who is signed in (read_only), whatever
+        SESSION_REFRESH_EACH_REQUEST says."""
+        return not _read_only() and super().should_set_cookie(app, session)
 
     def get_signing_serializer(self, app):
         keys = (app.secret_key, tuple(app.config.get("SECRET_KEY_FALLBACKS") or ()))
@@ -117,10 +122,23 @@ def current_user():
     return user
 
 
+def read_only(view):
+    """Mark a view that only asks who is signed in (the forward-auth check): load() leaves the
+    session as it is (no refresh of its last use, no clearing of a void one) and no cookie is
+    sent back. The view calls current_user() itself."""
+    view.reads_session_only = True
+    return view
+
+
+def _read_only():
+    view = current_app.view_functions.get(request.endpoint) if request.endpoint else None
+    return getattr(view, "reads_session_only", False)
+
+
 def load():
     """g.user for the signed-in user of this request, ending the session if it is void."""
     g.user = None
-    if session.get("uid") is None:
+    if session.get("uid") is None or _read_only():
         return
     user = current_user()
     if user is None:
