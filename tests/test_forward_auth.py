@@ -1,7 +1,8 @@
 """Forward authentication (/api/verificar): what the reverse proxy hears for each session state,
 for each way a proxy describes the original request, and for malformed descriptions (a 401,
 never an error: Authelia's CVE-2021-32637 let a malformed URI pass its check)."""
-from urllib.parse import parse_qs, urlsplit
+import re
+from urllib.parse import parse_qs, quote, urlsplit
 
 import pytest
 from sqlalchemy import event, select, update
@@ -17,6 +18,7 @@ from helpers import (
     finished,
     login,
     make_user,
+    text,
 )
 from portal import sessions
 from portal.extensions import db
@@ -269,7 +271,57 @@ def test_the_cookie_domain_shares_the_session_with_the_application(make_app, use
 
 
 def csrf_token_at(client, base_url):
-    import re
-
     page = client.get("/", base_url=base_url).get_data(as_text=True)
     return re.search(r'"X-CSRFToken": "([^"]+)"', page).group(1)
+
+
+# Signing out from the application: /salir?rd=... asks first, then goes back
+
+def sign_out_page(client, rd, way=None):
+    path = f"/salir?rd={quote(rd, safe='')}" if rd is not None else "/salir"
+    return way.get(client, path) if way else client.get(path)
+
+
+def test_the_sign_out_link_asks_first_and_signs_out_nobody(signed_in, way):
+    body = way.assert_answer(sign_out_page(signed_in, APP_URL, way), "sign-out-confirm")
+    action = re.search(r'<form action="([^"]+)" method="post">', body).group(1)
+    assert urlsplit(action).path == "/salir" and parse_qs(urlsplit(action).query)["rd"] == [APP_URL]
+    assert f'href="{APP_URL.replace("&", "&amp;")}"' in body  # cancelar: back to the application
+    assert ask(signed_in, NGINX).status_code == 200
+
+
+def test_confirming_signs_out_and_goes_back_to_the_application(signed_in):
+    token = csrf_token(signed_in, "/salir")
+    out = finished(signed_in.post(f"/salir?rd={quote(APP_URL, safe='')}", data={"csrf_token": token}))
+    assert out.status_code == 303 and out.headers["Location"] == APP_URL
+    assert sent_to_sign_in(ask(signed_in, NGINX)) == APP_URL
+
+
+@pytest.mark.parametrize("rd", ["https://evil.example/", "//evil.example", "/\\evil.example", "javascript:alert(1)"])
+def test_a_sign_out_target_not_allowed_is_dropped(signed_in, rd):
+    body = text(sign_out_page(signed_in, rd))
+    assert 'action="/salir"' in body and 'href="/inicio"' in body and "evil" not in body
+    token = csrf_token(signed_in, "/salir")
+    out = finished(signed_in.post(f"/salir?rd={quote(rd, safe='')}", data={"csrf_token": token}))
+    assert out.headers["Location"] == "/"
+
+
+def test_the_sign_out_link_without_a_session_goes_on(client):
+    assert sign_out_page(client, APP_URL).headers["Location"] == APP_URL
+    assert sign_out_page(client, "https://evil.example/").headers["Location"] == "/"
+
+
+def test_a_get_never_signs_out(signed_in):
+    for _ in range(2):
+        sign_out_page(signed_in, APP_URL)
+        sign_out_page(signed_in, None)
+    assert signed_in.get("/inicio").status_code == 200
+
+
+def test_the_first_sign_in_set_up_can_be_left_by_signing_out(client, setup_user):
+    login(client, SETUP_NAME, TEMPORARY)
+    body = text(client.get("/cambiar-contrasena"))
+    assert 'id="setup-sign-out" action="/salir"' in body
+    out = finished(client.post("/salir", data={"csrf_token": csrf_token(client, "/cambiar-contrasena")}))
+    assert out.status_code == 303 and out.headers["Location"] == "/"
+    assert client.get("/cambiar-contrasena").headers["Location"] == "/recuperar"  # signed out
