@@ -30,6 +30,7 @@ ROOT = Path(__file__).resolve().parents[1]
 ROUNDS = 10            # a realistic share of hashing in every sign-in (about 65 ms a check; 250 ms in production)
 TRIES = 15             # per name and round
 MAX_GAP = 0.10
+MEASURES = 5         # rounds at most: a busy machine makes a round miss now and then, a leak misses in all
 RELAY_DELAY = 0.3      # the review's slow relay
 
 
@@ -147,7 +148,7 @@ def test_a_reminder_takes_as_long_for_a_known_and_an_unknown_name(portal, accoun
         assert "Si el usuario está registrado" in text
         return elapsed
 
-    known, unknown = measure(3, sample)
+    known, unknown = measure(MEASURES, sample)
     relay.wait_for(1, timeout=30)  # and the worker did deliver them, outside the requests
     assert relay.messages and all(envelope.rcpt_tos == [EMAIL] for envelope in relay.messages)
     assert_same_time(known, unknown, "reminder")
@@ -171,7 +172,7 @@ def test_the_failure_that_locks_a_name_takes_as_long_for_a_known_and_an_unknown_
         assert 'id="lockout"' in text
         return elapsed
 
-    known, unknown = measure(3, sample)
+    known, unknown = measure(MEASURES, sample)
     assert_same_time(known, unknown, "the locking failure")
 
 
@@ -194,7 +195,7 @@ def test_an_imported_legacy_hash_takes_as_long_as_an_unknown_name_for_a_long_pas
         assert "no es correcta" in text
         return elapsed
 
-    known, unknown = measure(3, sample)
+    known, unknown = measure(MEASURES, sample)
     assert_same_time(known, unknown, "legacy hash, long password")
 
 
