@@ -465,3 +465,14 @@ def console_sign_in(client, clock, name="ana", secret=TOTP_SECRET):
     response = console_code(client, totp(clock(), secret))
     assert response.status_code == 303 and response.headers["Location"].endswith("/soporte/clientes"), text(response)
     return response
+
+
+def console_confirm(client, path):
+    """The confirmation token of an action's confirm step (GET path)."""
+    return re.search(r'name="confirmation" value="([^"]+)"', text(client.get(path))).group(1)
+
+
+def console_act(client, path, reason="Ticket 4711: lo pidió el cliente por teléfono", **fields):
+    """An action through its confirm step: the confirm page, then the POST with the reason."""
+    data = {"confirmation": console_confirm(client, path), "reason": reason, **fields}
+    return post(client, path, data, page=path)
