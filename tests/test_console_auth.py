@@ -224,3 +224,17 @@ def test_htmx_sign_in_redirects_with_hx_redirect(client, agent):
     response = client.post("/soporte/entrar", data={"csrf_token": token, "name": "ana", "password": STAFF_PASSWORD},
                            headers=HTMX)
     assert response.status_code == 200 and response.headers["HX-Redirect"].endswith("/soporte")
+
+
+def test_demo_seed_makes_an_agent_and_an_administrator_who_sign_in(make_app, clock):
+    from portal.database import DEMO_STAFF, DEMO_STAFF_PASSWORD
+
+    app = make_app(PORTAL_ENV="development")
+    result = app.test_cli_runner().invoke(args=["demo-seed"])
+    assert result.exit_code == 0, result.output
+    for name, role, secret in DEMO_STAFF:
+        assert f"{name:<8} {role:<14} clave TOTP {secret}" in result.output
+        client = app.test_client()
+        console_password(client, name, DEMO_STAFF_PASSWORD)
+        assert console_code(client, totp(clock(), secret)).headers["Location"].endswith("/soporte/clientes")
+    assert DEMO_STAFF_PASSWORD in result.output and "/soporte" in result.output
