@@ -9,12 +9,12 @@ A customer's session counts for nothing here. Every answer is `no-store`.
 """
 import functools
 
-from flask import abort, current_app, g, redirect, render_template, request, url_for
+from flask import abort, current_app, g, render_template, request
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 
 from .. import staff, staff_session
 from ..extensions import client_address
-from ..htmx import is_htmx
+from ..htmx import redirect_to
 
 CONFIRM_SECONDS = 15 * 60
 
@@ -37,26 +37,15 @@ def init_blueprint(bp):
     bp.after_request(after)
 
 
-def _to(endpoint):
-    url = url_for(endpoint)
-    if is_htmx():
-        response = current_app.make_response(("", 200))
-        response.headers["HX-Redirect"] = url
-    else:
-        response = redirect(url, 303)
-    response.vary.add("HX-Request")
-    return response
-
-
 def staff_only(role=None):
     """The route needs a signed-in staff member (of this role, when given)."""
     def wrap(view):
         @functools.wraps(view)
         def checked(*args, **kwargs):
             if g.get("staff") is None:
-                return _to("console_auth.sign_in")
+                return redirect_to("console_auth.sign_in")
             if g.staff_stage != staff_session.SIGNED_IN:
-                return _to("console_auth.index")
+                return redirect_to("console_auth.index")
             if role is not None and g.staff.role != role:
                 return render_template("error.html", status=403), 403
             return view(*args, **kwargs)

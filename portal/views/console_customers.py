@@ -4,7 +4,7 @@ from flask import Blueprint, abort, flash, request, url_for
 
 from .. import accounts, clock, customer_record, support_actions
 from ..extensions import client_address
-from ..htmx import redirect_to, render
+from ..htmx import redirect_to, render, target
 from . import console_access
 from .console_access import staff_only
 
@@ -23,7 +23,7 @@ def search():
     typed = (request.args.get("q") or "").strip()
     number = customer_record.page_number(request.args.get("pagina"))
     results = customer_record.search(typed, number) if typed else None
-    fragment = "console/results" if request.headers.get("HX-Target") == "results" else "console/search"
+    fragment = "console/results" if target() == "results" else "console/search"
     return render(fragment, template=PAGE, page="console/search", title="Clientes", q=typed, results=results,
                   state_of=customer_record.state, state_words=STATE_WORDS,
                   url=url_for("console_customers.search", q=typed or None, pagina=number if number > 1 else None))
