@@ -91,7 +91,7 @@ CSV_TEXT = ("username,name,email,password_hash,temporary_password,question,answe
 def test_import_previews_then_commits_with_the_rules_of_users_import(app, admin):
     preview = upload(admin, CSV_TEXT)
     body = text(preview)
-    assert "Se aceptarían <strong>2</strong>" in body and "correo no válido" in body
+    assert "Filas que se aceptarían: <strong>2</strong>" in body and "correo no válido" in body
     with app.app_context():
         assert accounts.find("GOMA800101AB1") is None  # nothing written by the preview
     carried = re.search(r'name="contenido" value="([^"]+)"', body).group(1)

@@ -231,3 +231,13 @@ def test_every_console_answer_is_no_store(app, desk):
         assert desk.get(path).headers["Cache-Control"] == "no-store"
     with app.app_context():
         assert db.session.query(User).count() == 1
+
+
+def test_customer_page_three_ways(app, desk, way):
+    make_user(app)
+    response = way.get(desk, f"/soporte/clientes/{user_id(app)}")
+    way.assert_answer(response, "console-customer", tag="div")
+
+
+def test_a_signed_in_member_skips_the_sign_in_form(desk):
+    assert desk.get("/soporte/entrar").headers["Location"].endswith("/soporte/clientes")

@@ -59,7 +59,7 @@ def world(app, clock):
 def ask(client, method, path):
     if method == "GET":
         return finished(client.get(path))
-    token = csrf_token(client, "/soporte/entrar")
+    token = csrf_token(client, "/soporte/alta")
     return finished(client.post(path, data={"csrf_token": token}))
 
 
@@ -92,7 +92,7 @@ def test_an_agent_acts_on_nothing_by_an_admin_address(app, world):
         db.session.commit()
     token = text(browsers["admin"].get(path)).split('name="confirmation" value="')[1].split('"')[0]
     agent = browsers["agent"]
-    refused = finished(agent.post(path, data={"csrf_token": csrf_token(agent, "/soporte/entrar"),
+    refused = finished(agent.post(path, data={"csrf_token": csrf_token(agent, "/soporte/alta"),
                                               "confirmation": token, "reason": "Me lo pasaron"}))
     assert refused.status_code == 403  # ...is nothing in an agent's hands
     with app.app_context():

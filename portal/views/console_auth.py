@@ -30,6 +30,8 @@ def index():
 
 @bp.get("/entrar")
 def sign_in():
+    if g.get("staff_stage") == staff_session.SIGNED_IN:
+        return redirect_to("console_customers.search")
     return render("console/sign-in", template=PAGE, **_form())
 
 
