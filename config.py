@@ -87,6 +87,11 @@ class Config:
     # Hosts a sign-in may send the browser back to (portal/return_target.py): "host", "host:port", ".parent".
     ALLOWED_RETURN_HOSTS = os.environ.get("ALLOWED_RETURN_HOSTS", "")
 
+    # The support console (/soporte): networks it answers from (comma-separated, e.g.
+    # "10.0.0.0/8,192.168.10.0/24"; empty: any), and its sessions' idle limit.
+    STAFF_ALLOWED_NETWORKS = os.environ.get("STAFF_ALLOWED_NETWORKS", "")
+    STAFF_IDLE_MINUTES = _int("STAFF_IDLE_MINUTES", 10)
+
     WTF_CSRF_TIME_LIMIT = 3600 * 2
     MAX_CONTENT_LENGTH = 64 * 1024
     CONTENT_FILE = os.environ.get("CONTENT_FILE")  # None: portal/content/acceso.toml

@@ -82,7 +82,7 @@ class Plan:
 
     @classmethod
     def quick(cls):
-        return cls(True, warmup=0, rounds=1, page_slice=1, login_slice=2, refusal_slice=1, sessions=24,
+        return cls(True, warmup=0, rounds=1, page_slice=1, login_slice=4, refusal_slice=1, sessions=24,
                    audio_fetches=40)
 
 

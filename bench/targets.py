@@ -87,19 +87,19 @@ def evaluate(bench):
             cpu=ms(bcrypt.cpu_ms), reference="itself"))
     for key in ("page", "captcha_refresh", "forgot_user", "recovery_form"):
         load = bench.loads[key]
-        ratio = load.rps / refs["pages"].rps
+        ratio = per(load.rps, refs["pages"].rps)
         met = ratio >= PAGE_RATIO and load.p99_ms <= PAGE_P99_MS
         add(Row(key, f"{load.rps:.0f} req/s", ms(load.p50_ms), ms(load.p99_ms), f"{ratio:.2f} × page",
                 f"≥ {PAGE_RATIO} × page, p99 ≤ {PAGE_P99_MS:.0f} ms", met,
                 cpu_vs(load, refs["pages"], "page"), PAGE.format("pages")))
     for key in ("sign_in_right", "sign_in_wrong"):
         load = bench.loads[key]
-        ratio = load.rps / bcrypt.rps
+        ratio = per(load.rps, bcrypt.rps)
         add(Row(key, f"{load.rps:.2f} logins/s", ms(load.p50_ms), ms(load.p99_ms), f"{ratio:.2f} × bcrypt",
                 f"≥ {SIGN_IN_RATIO} × bcrypt", ratio >= SIGN_IN_RATIO, cpu_vs(load, bcrypt, "bcrypt"), BCRYPT))
     floor = bench.loads["post_floor"]
     add(Row("post_floor", f"{floor.rps:.0f} req/s", ms(floor.p50_ms), ms(floor.p99_ms),
-            f"{floor.rps / refs['locked'].rps:.2f} × page", "none: the reference of the refused sign-ins",
+            f"{per(floor.rps, refs['locked'].rps):.2f} × page", "none: the reference of the refused sign-ins",
             cpu=cpu_vs(floor, refs["locked"], "page"), reference=PAGE.format("locked")))
     # Refused sign-ins, against the floor every POST /entrar pays before its rules run: they
     # must run no hash (sign-in events whose password was checked, warm-up included) and
@@ -107,18 +107,18 @@ def evaluate(bench):
     for key, events, minimum in (("locked", bench.locked_events, LOCKED_RATIO),
                                  ("login_limited", bench.login_limited_events, LOGIN_LIMITED_RATIO)):
         load = bench.loads[key]
-        ratio = load.rps / floor.rps
+        ratio = per(load.rps, floor.rps)
         hashes, errors = hashes_run(events), errors_of(load)
         note = f"; hashes run: {hashes}; errors: {errors}"
         if key == "login_limited":
             note += f"; sign-in events: {sum(events.values())}{not_429(bench, key, load)}"
-        add(Row(key, f"{load.rps:.0f} req/s ({load.rps / bcrypt.rps:.0f} × the bcrypt rate{note})",
+        add(Row(key, f"{load.rps:.0f} req/s ({per(load.rps, bcrypt.rps):.0f} × the bcrypt rate{note})",
                 ms(load.p50_ms), ms(load.p99_ms), f"{ratio:.2f} × floor",
                 f"≥ {minimum} × floor, 0 hashes, 0 errors", ratio >= minimum and hashes == 0 and errors == 0,
                 cpu_vs(load, floor, "floor"), FLOOR))
     load = bench.loads["captcha_limited"]
-    ratio = load.rps / refs["rate-limit"].rps
-    add(Row("captcha_limited", f"{load.rps:.0f} req/s ({load.rps / bcrypt.rps:.0f} × the bcrypt rate"
+    ratio = per(load.rps, refs["rate-limit"].rps)
+    add(Row("captcha_limited", f"{load.rps:.0f} req/s ({per(load.rps, bcrypt.rps):.0f} × the bcrypt rate"
                                f"{not_429(bench, 'captcha_limited', load)})",
             ms(load.p50_ms), ms(load.p99_ms), f"{ratio:.2f} × page", f"≥ {REFUSAL_RATIO} × page, no hash",
             ratio >= REFUSAL_RATIO, cpu_vs(load, refs["rate-limit"], "page"), PAGE.format("rate-limit")))
@@ -127,13 +127,13 @@ def evaluate(bench):
     capacity = 1000 / image.cpu_ms if image.cpu_ms else 0
     add(Row("captcha_image", f"{per_worker:.0f} images/s per worker ({image.rps:.0f}/s, {WORKERS} workers; "
                              f"{capacity:.0f}/s for a worker with a core to itself, from its CPU time)",
-            ms(image.p50_ms), ms(image.p99_ms), f"{image.rps / refs['pages'].rps:.2f} × page",
+            ms(image.p50_ms), ms(image.p99_ms), f"{per(image.rps, refs['pages'].rps):.2f} × page",
             f"≥ {CAPTCHA_PER_WORKER:.0f}/s per worker", per_worker >= CAPTCHA_PER_WORKER,
             cpu_vs(image, refs["pages"], "page"), PAGE.format("pages") + "; the target is absolute"))
     audio = bench.audio_result
     cached = audio["second_ms"] <= AUDIO_CACHED_FRACTION * audio["first_ms"]
     add(Row("audio_cached", f"{audio['second_ms']:.1f} ms (first fetch {audio['first_ms']:.0f} ms)", "", "",
-            f"{audio['second_ms'] / audio['first_ms']:.2f} × first",
+            f"{per(audio['second_ms'], audio['first_ms']):.2f} × first",
             f"≤ {AUDIO_CACHED_FRACTION} × the first fetch", cached, reference=FIRST_FETCH))
     limited = audio["limited"] and audio["friendly"] and audio["ok"] <= 6 * WORKERS
     add(Row("audio_limited", f"429 at fetch {audio['fetches']} after {audio['ok']} × 200" if audio["limited"]
@@ -174,6 +174,12 @@ def not_429(bench, key, load):
 
 def ms(value, digits=1):
     return f"{value:.{digits}f} ms"
+
+
+def per(value, reference):
+    """value / reference; 0 when the reference got no answer at all (the run has reported
+    that as a problem already, and a ratio of 0 meets no target)."""
+    return value / reference if reference else 0.0
 
 
 def cpu_vs(load, reference, name):

@@ -66,10 +66,12 @@ SUBJECTS = {
     "question": "Aviso de seguridad: cambió la pregunta secreta de su cuenta de {marca}",
     "email_requested": "Aviso de seguridad: se pidió cambiar el correo de su cuenta de {marca}",
     "email_changed": "Aviso de seguridad: cambió el correo de su cuenta de {marca}",
+    "email_registered": "Aviso de seguridad: este es ahora el correo de su cuenta de {marca}",
+    "question_cleared": "Aviso de seguridad: soporte borró la pregunta secreta de su cuenta de {marca}",
 }
 
 
-def _notice(user, what, client_ip, address=None, **context):
+def notice(user, what, client_ip, address=None, **context):
     """The account's address (or another) told of a change (mail/account_changed)."""
     mail.queue(address or user.email, SUBJECTS[what], "account_changed", "account_changed", user=user, what=what,
                at=clock.local(clock.now()), client_ip=client_ip,
@@ -95,7 +97,7 @@ def change_question(user, question, answer, client_ip):
     user.answer_hash = secret_question.answer_hash(answer)
     lockout.reopen_answers(user.username)
     if user.email:
-        _notice(user, "question", client_ip)
+        notice(user, "question", client_ip)
     audit.record("question_changed", user.username, OK, client_ip)
     db.session.commit()
 
@@ -119,7 +121,7 @@ def request_email_change(user, new_email, client_ip):
                link=f"{base_url}/cuenta/correo/confirmar?codigo={code}", hours=EMAIL_LINK_HOURS,
                at=clock.local(now), client_ip=client_ip, new_email=new_email)
     if user.email:
-        _notice(user, "email_requested", client_ip, new_email=new_email)
+        notice(user, "email_requested", client_ip, new_email=new_email)
     audit.record("email_change_requested", user.username, OK, client_ip)
     db.session.commit()
 
@@ -155,7 +157,7 @@ def confirm_email_change(change_id, client_ip):
     previous = user.email
     user.email = change.new_email
     if previous and previous != user.email:
-        _notice(user, "email_changed", client_ip, address=previous, new_email=user.email)
+        notice(user, "email_changed", client_ip, address=previous, new_email=user.email)
     audit.record("email_changed", user.username, OK, client_ip)
     db.session.commit()
     return user

@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 from flask import current_app, g
 from sqlalchemy import select
 
-from . import audit, clock, lockout, mail, passwords, secret_question, usernames
+from . import audit, clock, lockout, mail, passwords, secret_question, sessions, usernames
 from .extensions import db
 from .models import User
 
@@ -195,13 +195,28 @@ def create_user(username, password, email, name="", question=None, answer=None, 
     return user
 
 
-def unlock(username, by="cli"):
-    """Lift both locks: the failure lock and the inactivity lock."""
+def unlock(username, by="cli", **detail):
+    """Lift both locks: the failure lock and the inactivity lock. by: where it was done (the
+    CLI, or the console's client address); detail: who and why (the console's agent, reason)."""
     name = usernames.canonical(username)
     lockout.clear(name)
     user = find(name)
     if user is not None:
         user.reactivated_at = clock.now()
-    audit.record("unlock", name, OK, by)
+    audit.record("unlock", name, OK, by, **detail)
     db.session.commit()
     return user
+
+
+def disable(user, by="cli", **detail):
+    """The account cannot sign in, and its sessions end at once."""
+    user.disabled = True
+    sessions.revoke_all(user)
+    audit.record("account_disabled", user.username, OK, by, **detail)
+    db.session.commit()
+
+
+def enable(user, by="cli", **detail):
+    user.disabled = False
+    audit.record("account_enabled", user.username, OK, by, **detail)
+    db.session.commit()

@@ -94,9 +94,9 @@ def _log(values):
         "ip": values["client_ip"], "at": values["at"].isoformat(), **(values["detail"] or {})}})
 
 
-def search(username=None, kind=None, outcome=None, since=None, until=None, limit=100):
-    """The most recent events that match, oldest first."""
-    query = select(AuthEvent).order_by(AuthEvent.at.desc(), AuthEvent.id.desc()).limit(limit)
+def search(username=None, kind=None, outcome=None, since=None, until=None, limit=100, offset=0):
+    """The most recent events that match (skipping the `offset` most recent), oldest first."""
+    query = select(AuthEvent).order_by(AuthEvent.at.desc(), AuthEvent.id.desc()).limit(limit).offset(offset)
     if username:
         query = query.where(AuthEvent.username == usernames.canonical(username))
     if kind:

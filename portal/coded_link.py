@@ -66,10 +66,17 @@ def _remind(name, client_ip):
         CodedLink.user_id == user.id, CodedLink.created_at > now - timedelta(hours=1)))
     if recent >= config["REMINDERS_PER_HOUR"]:
         return "limited"
+    send(user, client_ip)
+    return "sent"
+
+
+def send(user, client_ip):
+    """A fresh coded link e-mailed to the account's registered address (older links void); in
+    the caller's transaction. Also support's «send a recovery link» (the console)."""
     link = issue(user)
     mail.queue(user.email, "Aviso de cambio de contraseña de {marca}", "reminder", "reminder",
-               user=user, link=link, hours=config["RESET_LINK_HOURS"], at=clock.local(now), client_ip=client_ip)
-    return "sent"
+               user=user, link=link, hours=current_app.config["RESET_LINK_HOURS"], at=clock.local(clock.now()),
+               client_ip=client_ip)
 
 
 def issue(user):

@@ -6,8 +6,9 @@ import tomllib
 from datetime import date, timedelta
 from functools import lru_cache
 from pathlib import Path
+from types import MappingProxyType
 
-from flask import current_app, has_request_context, url_for
+from flask import current_app, g, has_request_context, request, url_for
 
 from . import clock
 
@@ -22,7 +23,16 @@ def load():
 
 
 def version():
-    """The content file and its modification time: changes whenever the file does."""
+    """The content file and its modification time: changes whenever the file does. Within a
+    request it is looked up once (every page asks for it several times)."""
+    if has_request_context():
+        if "content_version" not in g:
+            g.content_version = _version()
+        return g.content_version
+    return _version()
+
+
+def _version():
     path = current_app.config.get("CONTENT_FILE") or DEFAULT_FILE
     now = clock.now()
     seen = _seen.get(path)
@@ -53,19 +63,26 @@ _COLOUR = re.compile(r"^#[0-9A-Fa-f]{3}([0-9A-Fa-f]{3})?$")
 
 def brand():
     """The brand of the content file over the defaults: name, product, full name, logo URL,
-    colours (checked: a colour that is not #rgb or #rrggbb is not used), footer, legal note."""
-    loaded = load()
+    colours (checked: a colour that is not #rgb or #rrggbb is not used), footer, legal note.
+    Made once per content version (and script root, which the logo's URL depends on)."""
+    path, mtime = version()
+    return _brand(path, mtime, request.script_root if has_request_context() else None)
+
+
+@lru_cache(maxsize=8)
+def _brand(path, mtime, script_root):
+    loaded = _read(path, mtime)
     made = {**BRAND_DEFAULTS, **loaded.get("brand", {})}
     for colour in ("primary", "primary_dark"):
         if not _COLOUR.match(str(made[colour])):
             made[colour] = BRAND_DEFAULTS[colour]
     footer = {**FOOTER_DEFAULTS, **loaded.get("footer", {})}
     logo = str(made["logo"])
-    if not logo.startswith("/") and has_request_context():
+    if not logo.startswith("/") and script_root is not None:
         logo = url_for("static", filename=logo)
     made.update(full=f"{made['name']} {made['product']}".strip(), footer=footer["text"], legal=footer["legal"],
-                logo_url=logo, version=version()[1])
-    return made
+                logo_url=logo, version=mtime)
+    return MappingProxyType(made)
 
 
 def support():

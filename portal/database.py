@@ -112,3 +112,34 @@ def demo_seed():
     for username, _, state in DEMO_ACCOUNTS:
         click.echo(f"  {username:<20} {state}")
     click.echo("Los correos (avisos, enlaces de recuperación) quedan en instance/outbox/.\n")
+    _seed_staff()
+
+
+DEMO_STAFF_PASSWORD = "Soporte.Demo.2026"  # development only  # noqa: S105  # nosec B105
+# Fixed TOTP secrets of the demo staff (development only): add them to an authenticator app.
+DEMO_STAFF = (("agente", "soporte", "DEMOAGENTEDEMOAGENTEDEMOAGENTE22"),  # nosec B105
+              ("admin", "administrador", "DEMOADMINDEMOADMINDEMOADMINDEMO2"))  # nosec B105
+
+
+def _seed_staff():
+    """One agent and one administrator of the support console, with fixed TOTP secrets."""
+    from . import lockout, passwords, staff
+
+    for name, role, secret in DEMO_STAFF:
+        member = staff.find(name)
+        if member is None:
+            member, _link = staff.create(name, f"{name}@soporte.demo.efactura.example", role, "demo-seed")
+        member.password_hash = passwords.hash_password(DEMO_STAFF_PASSWORD)
+        member.setup_code_hash = member.setup_expires_at = None
+        member.totp_secret, member.totp_last_step, member.disabled = secret, None, False
+        lockout.clear(staff.key(name))
+    db.session.commit()
+    click.echo(f"Consola de soporte: {current_app.config['PUBLIC_BASE_URL'].rstrip('/')}/soporte "
+               f"(contraseña de ambos: {DEMO_STAFF_PASSWORD}; segundo factor TOTP):")
+    for name, role, secret in DEMO_STAFF:
+        click.echo(f"  {name:<8} {role:<14} clave TOTP {secret}  (código de ahora: "
+                   f"{PYTHON_TOTP.format(secret=secret)})")
+    click.echo("")
+
+
+PYTHON_TOTP = ".venv/bin/python -c \"import pyotp; print(pyotp.TOTP('{secret}').now())\""

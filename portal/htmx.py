@@ -7,6 +7,11 @@ def is_htmx():
             and request.headers.get("HX-History-Restore-Request") != "true")
 
 
+def target():
+    """The id of the element an htmx request will swap (HX-Target), else None."""
+    return request.headers.get("HX-Target") if is_htmx() else None
+
+
 def render(fragment, status=200, page=None, oob=(), retarget=None, template="access.html", url=None, **context):
     """The bare fragment for htmx, else the whole page (template) with the fragment in its place.
 

@@ -166,3 +166,51 @@ class EmailChange(db.Model):
     expires_at: Mapped[datetime] = mapped_column(DateTime)
     used_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
     voided_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+
+
+class StaffMember(db.Model):
+    """A person of the support desk (SPEC section 8): never a customer account. Signs in at
+    /soporte with a password and a TOTP code (portal/staff.py, portal/second_factor.py)."""
+
+    __tablename__ = "staff"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), unique=True)  # the sign-in name, lower case
+    email: Mapped[str] = mapped_column(String(254))
+    role: Mapped[str] = mapped_column(String(20))  # "soporte" or "administrador"
+    password_hash: Mapped[str | None] = mapped_column(String(200), nullable=True)  # None: set-up pending
+    # The one-time set-up link (only a hash of its code) and when it stops working.
+    setup_code_hash: Mapped[str | None] = mapped_column(String(64), nullable=True, unique=True)
+    setup_expires_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    totp_secret: Mapped[str | None] = mapped_column(String(64), nullable=True)  # None: enrolment pending
+    totp_last_step: Mapped[int | None] = mapped_column(Integer, nullable=True)  # a code is accepted once
+    disabled: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+    last_sign_in_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    last_sign_in_ip: Mapped[str | None] = mapped_column(String(64), nullable=True)
+
+
+class StaffRecoveryCode(db.Model):
+    """A second-factor recovery code of a staff member (a hash), good once."""
+
+    __tablename__ = "staff_recovery_codes"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    staff_id: Mapped[int] = mapped_column(ForeignKey("staff.id", ondelete="CASCADE"), index=True)
+    code_hash: Mapped[str] = mapped_column(String(64))
+    used_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+
+
+class StaffSession(db.Model):
+    """A console session: the cookie holds a random token, the row its hash (portal/staff.py)."""
+
+    __tablename__ = "staff_sessions"
+
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    staff_id: Mapped[int] = mapped_column(ForeignKey("staff.id", ondelete="CASCADE"), index=True)
+    # "second_factor" (password right, code pending), "enrol" (no second factor yet), "signed_in"
+    stage: Mapped[str] = mapped_column(String(20))
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+    seen_at: Mapped[datetime] = mapped_column(DateTime)
+    client_ip: Mapped[str] = mapped_column(String(64))
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)

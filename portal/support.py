@@ -2,7 +2,7 @@
 import click
 from flask.cli import AppGroup
 
-from . import accounts, audit, clock, coded_link, legacy_import, lockout, sessions, usernames
+from . import accounts, audit, clock, coded_link, legacy_import, lockout, usernames
 from .extensions import db
 from .models import LoginThrottle
 
@@ -81,10 +81,7 @@ def unlock_command(username):
 def disable_command(username):
     """Disable an account: it cannot sign in and its sessions end at once."""
     user = _existing(username)
-    user.disabled = True
-    sessions.revoke_all(user)
-    audit.record("account_disabled", user.username, "ok", "cli")
-    db.session.commit()
+    accounts.disable(user)
     click.echo(f"Usuario {user.username} deshabilitado; sus sesiones se cerraron.")
 
 
@@ -93,9 +90,7 @@ def disable_command(username):
 def enable_command(username):
     """Enable a disabled account again."""
     user = _existing(username)
-    user.disabled = False
-    audit.record("account_enabled", user.username, "ok", "cli")
-    db.session.commit()
+    accounts.enable(user)
     click.echo(f"Usuario {user.username} habilitado.")
 
 

@@ -7,7 +7,7 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from contextlib import contextmanager
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from email import message_from_bytes, policy
 from itertools import count
 from pathlib import Path
@@ -453,3 +453,61 @@ def smtp_server(handler):
         yield handler
     finally:
         controller.stop()
+
+
+# The support console
+
+STAFF_PASSWORD = "Soporte.Clave.2026"  # tests only  # noqa: S105  # nosec B105
+TOTP_SECRET = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"  # tests only  # noqa: S105  # nosec B105
+
+
+def make_staff(app, name="ana", role="soporte", secret=TOTP_SECRET, email=None):
+    """A staff member who has finished the set-up (password STAFF_PASSWORD) and, unless
+    secret=None, enrolled the second factor with `secret`; returns the member's id."""
+    from portal import staff
+
+    with app.app_context():
+        member, _link = staff.create(name, email or f"{name}@soporte.example", role, "cli")
+        staff.finish_setup(member, STAFF_PASSWORD, "cli")
+        member.totp_secret = secret
+        db.session.commit()
+        return member.id
+
+
+def totp(moment, secret=TOTP_SECRET, steps=0):
+    """The code an authenticator app shows at `moment` (naive UTC), `steps` steps later."""
+    import pyotp
+
+    return pyotp.TOTP(secret).at(int(moment.replace(tzinfo=UTC).timestamp()) + 30 * steps)
+
+
+def console_password(client, name="ana", password=STAFF_PASSWORD, captcha=None, captcha_id=None, headers=None):
+    """The console's password step (captcha_id: the challenge the previous answer showed)."""
+    data = {"name": name, "password": password}
+    if captcha is not None:
+        data.update(captcha=captcha, captcha_id=captcha_id or "")
+    return post(client, "/soporte/entrar", data, page="/soporte/entrar", headers=headers)
+
+
+def console_code(client, code, recovery=False):
+    field = "recovery_code" if recovery else "code"
+    return post(client, "/soporte/codigo", {field: code}, page="/soporte/codigo")
+
+
+def console_sign_in(client, clock, name="ana", secret=TOTP_SECRET):
+    """Password and TOTP code: the client is signed in to the console (asserted)."""
+    assert console_password(client, name).headers["Location"].endswith("/soporte")
+    response = console_code(client, totp(clock(), secret))
+    assert response.status_code == 303 and response.headers["Location"].endswith("/soporte/clientes"), text(response)
+    return response
+
+
+def console_confirm(client, path):
+    """The confirmation token of an action's confirm step (GET path)."""
+    return re.search(r'name="confirmation" value="([^"]+)"', text(client.get(path))).group(1)
+
+
+def console_act(client, path, reason="Ticket 4711: lo pidió el cliente por teléfono", **fields):
+    """An action through its confirm step: the confirm page, then the POST with the reason."""
+    data = {"confirmation": console_confirm(client, path), "reason": reason, **fields}
+    return post(client, path, data, page=path)

@@ -346,11 +346,14 @@ def assert_stays_on_site(response):
     assert EVIL.encode() not in response.get_data()  # and no page reflects the parameter
 
 
+CONSOLE_SAMPLES = {"user_id": 1, "staff_id": 1, "action": "desbloquear"}  # the support console's records
+
+
 def get_urls(app):
     """One URL for every GET route of app.url_map (a new route with a new argument fails here)."""
     with app.app_context():
         challenge = captcha.new_challenge()
-    samples = {"filename": "portal.css", "challenge_id": challenge}
+    samples = {"filename": "portal.css", "challenge_id": challenge, **CONSOLE_SAMPLES}
     urls = []
     with app.test_request_context():
         for rule in app.url_map.iter_rules():
@@ -410,7 +413,8 @@ SAMPLE_SID = "s" * 43  # a session id (of nobody): the route exists, the CSRF ch
 
 def post_routes(app):
     with app.test_request_context():
-        return sorted(url_for(rule.endpoint, **{argument: SAMPLE_SID for argument in rule.arguments})
+        return sorted(url_for(rule.endpoint, **{argument: CONSOLE_SAMPLES.get(argument, SAMPLE_SID)
+                                                for argument in rule.arguments})
                       for rule in app.url_map.iter_rules() if "POST" in rule.methods)
 
 

@@ -23,6 +23,14 @@ CHOSEN = {  # screenshot: (file in docs/img, height of the screenful kept, scale
     "20-mi-cuenta-phone": ("mi-cuenta-phone.png", 1500, 0.8),
     "16b-link-continue-desktop": ("link-continue.png", 800, 0.6),
     "22-confirmar-correo-desktop": ("confirmar-correo.png", 800, 0.6),
+    "30-console-sign-in-desktop": ("console-sign-in.png", 800, 0.6),
+    "35-console-enrol-desktop": ("console-enrol.png", 800, 0.6),
+    "32-console-results-desktop": ("console-results.png", 800, 0.6),
+    "33-console-customer-desktop": ("console-customer.png", 1000, 0.6),
+    "34-console-confirm-desktop": ("console-confirm.png", 800, 0.6),
+    "37-console-staff-desktop": ("console-staff.png", 800, 0.6),
+    "38-console-import-desktop": ("console-import.png", 800, 0.6),
+    "39-console-audit-desktop": ("console-audit.png", 800, 0.6),
 }
 
 
