@@ -82,6 +82,10 @@ class Config:
     SESSION_COOKIE_HTTPONLY = True
     SESSION_COOKIE_SAMESITE = "Lax"
     SESSION_COOKIE_SECURE = PORTAL_ENV != "development"
+    # The parent domain whose hosts share the session (portal and application), e.g. "efactura.example".
+    SESSION_COOKIE_DOMAIN = os.environ.get("SESSION_COOKIE_DOMAIN") or None
+    # Hosts a sign-in may send the browser back to (portal/return_target.py): "host", "host:port", ".parent".
+    ALLOWED_RETURN_HOSTS = os.environ.get("ALLOWED_RETURN_HOSTS", "")
 
     # The support console (/soporte): networks it answers from (comma-separated, e.g.
     # "10.0.0.0/8,192.168.10.0/24"; empty: any), and its sessions' idle limit.
