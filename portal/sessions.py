@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 
 from flask import current_app, g, request, session
 from flask.sessions import SecureCookieSessionInterface
-from sqlalchemy import delete, select, update
+from sqlalchemy import bindparam, delete, select, update
 
 from . import clock, devices, mail, return_target
 from .extensions import db
@@ -106,6 +106,11 @@ def open_sessions(user):
     ).order_by(UserSession.created_at.desc())).all()
 
 
+# The account and its open session row, built once: current_user() runs on every request.
+_CURRENT_USER = select(User).join(UserSession, UserSession.user_id == User.id).where(
+    User.id == bindparam("uid"), UserSession.id == bindparam("sid"), UserSession.revoked_at.is_(None))
+
+
 def current_user():
     """The user this request's session stands for, applying every rule (the account exists and
     is not disabled, the epoch matches, the session's row is open, idle and absolute limits),
@@ -115,8 +120,7 @@ def current_user():
     uid, sid = session.get("uid"), session.get("sid")
     if uid is None or not isinstance(sid, str) or _expired(clock.now()):
         return None
-    user = db.session.scalars(select(User).join(UserSession, UserSession.user_id == User.id).where(
-        User.id == uid, UserSession.id == sid, UserSession.revoked_at.is_(None))).first()
+    user = db.session.scalars(_CURRENT_USER, {"uid": uid, "sid": sid}).first()
     if user is None or user.disabled or session.get("epoch") != user.session_epoch:
         return None
     return user
