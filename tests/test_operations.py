@@ -164,7 +164,7 @@ def test_disable_and_enable(app, runner, client, user):
 
 def test_support_link_works_once(runner, client, user):
     result = runner.invoke(args=["users", "link", "GOMA800101AB1"])
-    link = result.output.strip()
+    link = result.stdout.strip()  # the JSON log of the event goes to stderr
     assert link.startswith("https://acceso.efactura.example/request/codedAccess?code=")
     assert open_link(client, link).headers["Location"] == "/cambiar-contrasena"
     assert "motivo=used" in open_link(client, link).headers["Location"]
