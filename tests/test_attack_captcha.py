@@ -65,6 +65,29 @@ def test_a_solved_challenge_cannot_be_replayed(app, users, checks):
     assert client.get("/inicio").status_code == 302
 
 
+@pytest.mark.parametrize("medium", ["wav", "png"])
+def test_a_challenge_whose_audio_or_image_was_fetched_serves_one_submission(app, users, checks, medium, request):
+    """Fetching the audio (or the image) gives the challenge its row, which the submission then
+    claims: the solved challenge cannot be replayed, and the claim touches no other challenge
+    (another browser's, fetched as well, still solves its own sign-in)."""
+    if medium == "wav":
+        request.getfixturevalue("espeak")
+    client, other = browser(app), browser(app)
+    attempt(client, NAME, WRONG)
+    attempt(other, OTHER, WRONG)
+    solved, pending = challenge_of(client), challenge_of(other)
+    for challenge in (solved, pending):
+        assert client.get(f"/captcha/{challenge}.{medium}").status_code == 200
+    assert not refused_for_the_captcha(attempt(client, NAME, WRONG, CAPTCHA))
+    assert len(checks) == 3
+    for password in (WRONG, PASSWORD):
+        plant(client, solved)
+        assert refused_for_the_captcha(attempt(client, NAME, password, CAPTCHA))
+    assert len(checks) == 3
+    assert client.get("/inicio").status_code == 302
+    assert attempt(other, OTHER, PASSWORD, CAPTCHA).status_code == 303
+
+
 def test_a_challenge_id_copied_into_other_sessions_serves_one_submission(app, users, checks):
     """The attacker solves one challenge and plants its id in ten sessions: one submission gets
     through to a password check, nine are refused."""
