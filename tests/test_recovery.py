@@ -94,7 +94,11 @@ def test_near_miss_without_htmx_is_the_whole_page(client):
     ("GOMA800101AB12", "El RFC tiene 12 caracteres (empresas) o 13 (personas físicas); el que escribió tiene 14."),
     ("GOMA800132AB1", "La fecha del RFC (800132, AAMMDD) no es una fecha válida."),
     ("GOMA801301AB1", "La fecha del RFC (801301, AAMMDD) no es una fecha válida."),
-    ("GO1A800101AB1", "El RFC empieza con 3 letras (empresas) o 4 (personas físicas)"),
+    ("GOM801301AB1", "La fecha del RFC (801301, AAMMDD) no es una fecha válida."),  # 12 characters: a company
+    ("ct.goma-801301-ab1", "La fecha del RFC (801301, AAMMDD) no es una fecha válida."),
+    ("GO1A800101AB1", "El RFC empieza con 3 letras (empresas) o 4 (personas físicas), sigue con la fecha "
+                      "en 6 dígitos (AAMMDD) y termina con la homoclave de 3 caracteres."),
+    ("GOMA800101A.1", "La homoclave (los 3 últimos caracteres del RFC) solo lleva letras y números."),
     ("", "Escriba su usuario."),
     ("   ", "Escriba su usuario."),
 ])
