@@ -12,7 +12,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from itsdangerous import base64_decode
 
-from helpers import CAPTCHA, HTMX, NAME, PASSWORD, WRONG, csrf_token, login, make_user, text
+from helpers import CAPTCHA, HTMX, NAME, PASSWORD, WRONG, csrf_token, login, make_user, shown_challenge, text
 from portal import captcha
 
 OTHER = "LOPJ750315XY2"
@@ -192,6 +192,37 @@ def test_concurrent_first_fetches_of_a_challenge_get_one_image(app, users):
     assert all(image.status_code == 200 for image in images)
     assert len({image.data for image in images}) == 1
     assert client.get(f"/captcha/{shown}.png").data == images[0].data
+
+
+def test_a_challenge_whose_image_was_fetched_gets_an_audio_of_its_own(app, users, espeak):
+    """The image's row is there when the audio is first asked for: the audio is made and kept
+    in that row, and in no other challenge's."""
+    client = browser(app)
+    attempt(client, NAME, WRONG)
+    first = challenge_of(client)
+    second = shown_challenge(client.get("/captcha/nuevo", headers=HTMX))
+    for challenge in (first, second):
+        assert client.get(f"/captcha/{challenge}.png").status_code == 200
+    audios = [client.get(f"/captcha/{challenge}.wav") for challenge in (first, second)]
+    assert all(audio.status_code == 200 and audio.data[:4] == b"RIFF" for audio in audios)
+    assert audios[0].data != audios[1].data  # one answer in TestConfig, said anew for each challenge
+    assert client.get(f"/captcha/{first}.wav").data == audios[0].data
+
+
+def test_concurrent_first_fetches_of_the_image_and_the_audio_get_one_of_each(app, users, espeak):
+    client = browser(app)
+    attempt(client, NAME, WRONG)
+    shown = challenge_of(client)
+    paths = [f"/captcha/{shown}.{medium}" for medium in ("wav", "png") for _ in range(3)]  # the slow one first
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        answers = list(pool.map(lambda path: browser(app).get(path), paths))
+    assert [answer.status_code for answer in answers] == [200] * 6
+    assert len({answer.data for answer in answers[:3]}) == 1 and len({answer.data for answer in answers[3:]}) == 1
+    with ThreadPoolExecutor(max_workers=4) as pool:  # the audio of a challenge whose image is kept
+        second = shown_challenge(client.get("/captcha/nuevo", headers=HTMX))
+        client.get(f"/captcha/{second}.png")
+        audios = list(pool.map(lambda _: browser(app).get(f"/captcha/{second}.wav"), range(4)))
+    assert len({audio.data for audio in audios}) == 1 and audios[0].status_code == 200
 
 
 def test_guessed_challenge_ids_are_not_found(app):
