@@ -118,6 +118,8 @@ def test_a_real_captcha_answer_is_accepted_in_lower_case_and_with_spaces(make_ap
         while answer.isdigit():  # one in a thousand has no letter to type in lower case
             shown = shown_challenge(client.get("/captcha/nuevo", headers=HTMX))
             answer = captcha.solution(shown)
+        forged = ("B" if shown[0] == "A" else "A") + shown[1:]  # another nonce under the same signature
+        assert captcha.solution(forged) is None
     assert len(answer) == captcha.LENGTH and answer != answer.lower()
     typed_answer = answer.lower() if typed == "lower case" else " " + " ".join(answer[:2]) + "  " + answer[2:] + " "
     assert login(client, "GOMA800101AB1", PASSWORD, captcha=typed_answer, captcha_id=shown).status_code == 303
