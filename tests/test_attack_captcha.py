@@ -11,9 +11,12 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from itsdangerous import base64_decode
+from sqlalchemy import select
 
 from helpers import CAPTCHA, HTMX, NAME, PASSWORD, WRONG, csrf_token, login, make_user, shown_challenge, text
 from portal import captcha
+from portal.extensions import db
+from portal.models import CaptchaChallenge
 
 OTHER = "LOPJ750315XY2"
 
@@ -223,6 +226,21 @@ def test_concurrent_first_fetches_of_the_image_and_the_audio_get_one_of_each(app
         client.get(f"/captcha/{second}.png")
         audios = list(pool.map(lambda _: browser(app).get(f"/captcha/{second}.wav"), range(4)))
     assert len({audio.data for audio in audios}) == 1 and audios[0].status_code == 200
+
+
+def test_the_rows_of_expired_challenges_are_removed(app, users, clock):
+    """Fetched and spent challenges leave rows; once their ids have expired the rows go, so a
+    flood of fetches does not grow the table for ever."""
+    client = browser(app)
+    attempt(client, NAME, WRONG)
+    old = challenge_of(client)
+    client.get(f"/captcha/{old}.png")
+    attempt(client, NAME, WRONG, CAPTCHA)  # spends it
+    clock.advance(seconds=2 * app.config["CAPTCHA_TTL_SECONDS"] + 1)
+    fresh = shown_challenge(client.get("/captcha/nuevo", headers=HTMX))
+    assert client.get(f"/captcha/{fresh}.png").status_code == 200
+    with app.app_context():
+        assert db.session.scalars(select(CaptchaChallenge.id)).all() == [fresh.split(".")[0]]
 
 
 def test_guessed_challenge_ids_are_not_found(app):
