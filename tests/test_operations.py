@@ -239,22 +239,25 @@ def test_the_worker_loop_delivers_keeps_house_hourly_and_outlives_a_failed_pass(
         return real(**kwargs)
 
     monkeypatch.setattr(mail, "deliver_due", deliver_due)
+    waits = []
+    monkeypatch.setattr(outbox.time, "sleep", waits.append)
     handlers = {sign: signal.getsignal(sign) for sign in (signal.SIGTERM, signal.SIGINT)}
     caplog.set_level(logging.INFO, logger="portal.outbox")
     try:
         with app.app_context():
-            outbox.run(0, stop=lambda: len(passes) == 4)
+            outbox.run(0.25, stop=lambda: len(passes) == 4)
             assert signal.getsignal(signal.SIGTERM) not in (handlers[signal.SIGTERM], signal.SIG_DFL)
     finally:
         for sign, handler in handlers.items():
             signal.signal(sign, handler)
     assert passes == [{"limit": 50, "everything": False}] * 4
+    assert waits == [0.25] * 3  # no wait after a pass that sent something; a wait after a failed one
     assert len(list((Path(app.instance_path) / "outbox").glob("*.eml"))) == 1
     with app.app_context():
         assert db.session.get(LoginThrottle, "XAXX010101000") is None  # purged by the first pass
         assert db.session.get(LoginThrottle, "XEXX010101000") is not None  # the hour is not over
     said = [record.getMessage() for record in caplog.records if record.name == "portal.outbox"]
-    assert said == ["outbox worker started (a pass every 0 s)", "outbox pass failed; trying again",
+    assert said == ["outbox worker started (a pass every 0.25 s)", "outbox pass failed; trying again",
                     "outbox worker stopped"]
 
 
