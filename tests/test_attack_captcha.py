@@ -91,6 +91,19 @@ def test_a_challenge_whose_audio_or_image_was_fetched_serves_one_submission(app,
     assert attempt(other, OTHER, PASSWORD, CAPTCHA).status_code == 303
 
 
+def test_a_spent_challenge_stays_spent_until_its_id_expires(app, users, clock, checks):
+    """Its row outlives the id: replayed a moment before the id expires, it is still refused."""
+    client = browser(app)
+    attempt(client, NAME, WRONG)
+    solved = challenge_of(client)
+    client.get(f"/captcha/{solved}.png")
+    attempt(client, NAME, WRONG, CAPTCHA)  # spends it
+    clock.advance(seconds=app.config["CAPTCHA_TTL_SECONDS"] - 1)
+    plant(client, solved)
+    assert refused_for_the_captcha(attempt(client, NAME, PASSWORD, CAPTCHA))
+    assert len(checks) == 2
+
+
 def test_a_challenge_id_copied_into_other_sessions_serves_one_submission(app, users, checks):
     """The attacker solves one challenge and plants its id in ten sessions: one submission gets
     through to a password check, nine are refused."""

@@ -274,8 +274,10 @@ def test_only_a_hash_not_at_the_configured_cost_is_redone(app, client, user, sto
 @pytest.mark.parametrize("stored", [
     passwords.SCHEME + "basura", passwords.SCHEME + "$2b$04$corto", "$2b$04$corto", "basura", "",
 ])
-def test_a_malformed_stored_hash_is_a_wrong_password_not_a_500(app, client, user, stored):
-    """A damaged row matches no password: the usual error, the row left for support to see."""
+def test_a_malformed_stored_hash_is_a_wrong_password_not_a_500(app, client, user, stored, checks, caplog):
+    """A damaged row matches no password: the usual error, the row left for support to see, a
+    warning in the log, and as much bcrypt work as a check at the configured cost."""
+    app.config["BCRYPT_ROUNDS"] = 6
     with app.app_context():
         db.session.scalar(db.select(User)).password_hash = stored
         db.session.commit()
@@ -285,6 +287,9 @@ def test_a_malformed_stored_hash_is_a_wrong_password_not_a_500(app, client, user
     assert "La combinación de usuario y contraseña no es correcta." in refused.get_data(as_text=True)
     with app.app_context():
         assert db.session.scalar(db.select(User)).password_hash == stored
+    assert sum(2 ** cost for cost in checks) >= 2 ** 6 - 2 ** 4  # the checks at costs 4 and 5 at least
+    if stored.removeprefix(passwords.SCHEME).startswith("$2b$"):  # bcrypt was asked and could not read it
+        assert "a stored hash is not a valid bcrypt hash: no password matches it" in caplog.text
 
 
 def test_legacy_plain_bcrypt_hash_signs_in_and_is_upgraded(app, client, user):
