@@ -70,6 +70,12 @@ def test_lock_lifts_after_the_lockout_minutes(client, user, clock):
     assert login(client, "GOMA800101AB1", PASSWORD, captcha=CAPTCHA).status_code == 303
 
 
+def test_the_lock_ends_at_the_very_second_it_said(client, user, clock):
+    fail(client, "GOMA800101AB1", times=5)
+    clock.advance(minutes=15)
+    assert login(client, "GOMA800101AB1", PASSWORD, captcha=CAPTCHA).status_code == 303
+
+
 def test_count_starts_again_after_a_lock_ends(client, user, clock):
     fail(client, "GOMA800101AB1", times=5)
     clock.advance(minutes=16)

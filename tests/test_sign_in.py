@@ -302,6 +302,21 @@ def test_legacy_plain_bcrypt_hash_signs_in_and_is_upgraded(app, client, user):
         assert db.session.scalar(db.select(User)).password_hash.startswith(passwords.SCHEME)
 
 
+def test_a_legacy_hash_of_a_72_byte_password_signs_in_and_73_bytes_are_checked_and_wrong(app, user, caplog):
+    """bcrypt reads 72 bytes: a legacy hash was made from at most that many; one byte more is a
+    wrong password, checked all the same (on the pre-hash, which fits)."""
+    password = "Clave.2026-" + "x" * 61
+    assert len(password.encode()) == 72
+    with app.app_context():
+        db.session.scalar(db.select(User)).password_hash = bcrypt.hashpw(password.encode(), bcrypt.gensalt(4)).decode()
+        db.session.commit()
+    client = app.test_client()
+    refused = login(client, "GOMA800101AB1", password + "x")
+    assert "La combinación de usuario y contraseña no es correcta." in refused.get_data(as_text=True)
+    assert "not a valid bcrypt hash" not in caplog.text
+    assert login(client, "GOMA800101AB1", password, captcha=CAPTCHA).status_code == 303
+
+
 def test_events_are_recorded_without_secrets(app, client, user):
     fail(client, "GOMA800101AB1")
     login(client, "GOMA800101AB1", PASSWORD, captcha=CAPTCHA)
