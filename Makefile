@@ -56,8 +56,8 @@ test-production: install-dev
 	elif [ "$$CI" = "true" ]; then echo "CI: PostgreSQL and Redis are required."; exit 1; \
 	else echo "Skipping the PostgreSQL + Redis pass (start them to run it)."; fi
 
-# Mutation testing of the security rules (mutmut, settings in setup.cfg; about half an hour on
-# one core): the rules are copied to mutants/, changed one small way at a time, and the fast tests
+# Mutation testing of the security rules (mutmut, settings in setup.cfg; about an hour on one
+# core): the rules are copied to mutants/, changed one small way at a time, and the fast tests
 # that reach each change are run against it. One worker process (MUTATE_CHILDREN), so the
 # machine stays usable. MUTATION.md holds the last scores and the judged survivors.
 MUTATE_CHILDREN ?= 1
@@ -68,8 +68,9 @@ mutate: install-dev
 	$(BIN)/mutmut results --all true > mutants/results.txt
 	@awk -F': ' '{ sub(/^ +/, "", $$1); split($$1, name, "."); module = name[1] "." name[2]; \
 	  total[module]++; count[module, $$2]++ } \
-	  END { for (m in total) printf "%-20s %4d killed, %3d survived, %3d without a test, of %4d\n", \
-	  m, count[m, "killed"], count[m, "survived"], count[m, "no tests"], total[m] }' mutants/results.txt | sort
+	  END { for (m in total) printf "%-20s %4d killed, %3d survived, %3d without a test, %3d not run, of %4d\n", \
+	  m, count[m, "killed"], count[m, "survived"], count[m, "no tests"], count[m, "not checked"], total[m] }' \
+	  mutants/results.txt | sort
 	@grep -E ': survived$$' mutants/results.txt | sed 's/:.*//' | while read -r mutant; do \
 	  $(BIN)/mutmut show "$$mutant"; done > mutants/survivors.txt
 	@echo "Every mutant's verdict: mutants/results.txt; the survivors' diffs: mutants/survivors.txt."

@@ -20,7 +20,7 @@ MUTATION_TESTS = {
     "portal.lockout": {"test_lockout.py", "test_secret_question.py", "test_attack_bruteforce.py", "test_cli.py"},
     "portal.captcha": {"test_sign_in.py", "test_attack_captcha.py"},
     "portal.passwords": {"test_sign_in.py", "test_attack_credentials.py", "test_attack_enumeration.py"},
-    "portal.usernames": {"test_usernames.py", "test_recovery.py", "test_sign_in.py"},
+    "portal.usernames": {"test_usernames.py", "test_recovery.py"},
     "portal.outbox": {"test_operations.py", "test_attack_logs.py"},
     "portal.stable_keys": {"test_secret_question.py", "test_attack_enumeration.py"},
 }
