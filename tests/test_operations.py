@@ -239,6 +239,11 @@ def test_the_worker_loop_delivers_keeps_house_hourly_and_outlives_a_failed_pass(
         return real(**kwargs)
 
     monkeypatch.setattr(mail, "deliver_due", deliver_due)
+
+    def rollback():  # after the failed pass, the connection is gone too
+        raise RuntimeError("connection gone")
+
+    monkeypatch.setattr(db.session, "rollback", rollback)
     waits = []
     monkeypatch.setattr(outbox.time, "sleep", waits.append)
     handlers = {sign: signal.getsignal(sign) for sign in (signal.SIGTERM, signal.SIGINT)}
@@ -258,7 +263,7 @@ def test_the_worker_loop_delivers_keeps_house_hourly_and_outlives_a_failed_pass(
         assert db.session.get(LoginThrottle, "XEXX010101000") is not None  # the hour is not over
     said = [record.getMessage() for record in caplog.records if record.name == "portal.outbox"]
     assert said == ["outbox worker started (a pass every 0.25 s)", "outbox pass failed; trying again",
-                    "outbox worker stopped"]
+                    "rollback after a failed pass failed too", "outbox worker stopped"]
 
 
 def test_sigterm_ends_the_worker_loop_after_its_pass(app):
