@@ -7,7 +7,7 @@ FLASK := $(BIN)/flask --app wsgi
 PG_URL ?= postgresql://postgres@127.0.0.1:5432/test
 REDIS_URL ?= redis://127.0.0.1:6379
 
-.PHONY: run serve test test-sqlite test-production bench install install-dev clean
+.PHONY: run serve test test-sqlite test-production mutate bench install install-dev clean
 
 $(BIN)/activate:
 	$(PYTHON) -m venv $(VENV)
@@ -56,10 +56,29 @@ test-production: install-dev
 	elif [ "$$CI" = "true" ]; then echo "CI: PostgreSQL and Redis are required."; exit 1; \
 	else echo "Skipping the PostgreSQL + Redis pass (start them to run it)."; fi
 
+# Mutation testing of the security rules (mutmut, settings in setup.cfg; about an hour on one
+# core): the rules are copied to mutants/, changed one small way at a time, and the fast tests
+# that reach each change are run against it. One worker process (MUTATE_CHILDREN), so the
+# machine stays usable. MUTATION.md holds the last scores and the judged survivors.
+MUTATE_CHILDREN ?= 1
+mutate: install-dev
+	rm -rf mutants
+	$(BIN)/mutmut run --max-children $(MUTATE_CHILDREN) > mutants.log 2>&1 || { tail -c 3000 mutants.log; exit 1; }
+	mv mutants.log mutants/run.log
+	$(BIN)/mutmut results --all true > mutants/results.txt
+	@awk -F': ' '{ sub(/^ +/, "", $$1); split($$1, name, "."); module = name[1] "." name[2]; \
+	  total[module]++; count[module, $$2]++ } \
+	  END { for (m in total) printf "%-20s %4d killed, %3d survived, %3d without a test, %3d not run, of %4d\n", \
+	  m, count[m, "killed"], count[m, "survived"], count[m, "no tests"], count[m, "not checked"], total[m] }' \
+	  mutants/results.txt | sort
+	@grep -E ': survived$$' mutants/results.txt | sed 's/:.*//' | while read -r mutant; do \
+	  $(BIN)/mutmut show "$$mutant"; done > mutants/survivors.txt
+	@echo "Every mutant's verdict: mutants/results.txt; the survivors' diffs: mutants/survivors.txt."
+
 # Load test on 127.0.0.1 (wrk, about 4 minutes): the portal against a bare Flask page and a bare
 # bcrypt check; bench/run.py starts and stops every server itself and writes BENCHMARKS.md.
 bench: install
 	$(BIN)/python bench/run.py $(BENCH_ARGS)
 
 clean:
-	rm -rf $(VENV) .pytest_cache
+	rm -rf $(VENV) .pytest_cache mutants

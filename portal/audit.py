@@ -28,9 +28,26 @@ class JsonLines(logging.Formatter):
                            "logger": record.name, **event}, ensure_ascii=False, default=str)
 
 
+class _Stderr(logging.StreamHandler):
+    """Writes to sys.stderr as it is when a record comes, not as it was when the handler was
+    made (a process that swaps sys.stderr, as a test runner run twice in one process does,
+    would otherwise leave it writing to a closed stream)."""
+
+    def __init__(self):
+        super().__init__(sys.stderr)
+
+    @property
+    def stream(self):
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, _value):
+        pass
+
+
 def configure_logging():
     if not any(isinstance(h.formatter, JsonLines) for h in log.handlers):
-        handler = logging.StreamHandler(sys.stderr)
+        handler = _Stderr()
         handler.setFormatter(JsonLines())
         log.addHandler(handler)
     log.setLevel(logging.INFO)

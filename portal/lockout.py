@@ -95,13 +95,10 @@ def claim_attempt(username, counter=LOGIN):
     return Claim(granted=True, locks=result[0] is not None, locked_until=result[0])
 
 
-def clear(username, counter=None):
-    """Failures and locks gone: all of them, or one counter's (a right secret answer)."""
-    if counter is None:
-        db.session.execute(delete(LoginThrottle).where(LoginThrottle.username == username))
-    else:
-        db.session.execute(update(LoginThrottle).where(LoginThrottle.username == username)
-                           .values({counter.count: 0, counter.until: None}))
+def clear(username):
+    """Every failure and lock of the name gone (a sign-in, an unlock, a new password). A right
+    secret answer reopens the answers only (reopen_answers)."""
+    db.session.execute(delete(LoginThrottle).where(LoginThrottle.username == username))
 
 
 def has_recent_failures(username, counter=LOGIN):

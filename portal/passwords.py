@@ -9,10 +9,13 @@ import base64
 import functools
 import hashlib
 import hmac
+import logging
 import re
 
 import bcrypt
 from flask import current_app
+
+log = logging.getLogger("portal.passwords")
 
 SCHEME = "$hmac-sha384$"
 _BCRYPT_COST = re.compile(r"^\$2[aby]\$([0-9]{2})\$")
@@ -32,7 +35,7 @@ def hash_password(password, rounds=None):
 def verify(password, stored):
     """True when password matches the stored hash (either scheme)."""
     if stored.startswith(SCHEME):
-        return bcrypt.checkpw(_prehash(password), stored[len(SCHEME):].encode())
+        return _checkpw(_prehash(password), stored[len(SCHEME):])
     if not _BCRYPT_COST.match(stored):
         return False  # not a bcrypt hash: none is ever stored (the import refuses them)
     raw = password.encode("utf-8", "surrogatepass")
@@ -40,9 +43,18 @@ def verify(password, stored):
         # A legacy hash comes from a password of 72 bytes or less, so this one cannot match;
         # the check is still made (on the pre-hash, which fits), so that it costs what any
         # check of this hash costs and the answer does not come at once.
-        bcrypt.checkpw(_prehash(password), stored.encode())
+        _checkpw(_prehash(password), stored)
         return False
-    return bcrypt.checkpw(raw, stored.encode())
+    return _checkpw(raw, stored)
+
+
+def _checkpw(secret, hashed):
+    """bcrypt's check; a damaged stored hash (bcrypt cannot read its salt) matches nothing."""
+    try:
+        return bcrypt.checkpw(secret, hashed.encode())
+    except ValueError:
+        log.warning("a stored hash is not a valid bcrypt hash: no password matches it")
+        return False
 
 
 def needs_rehash(stored):

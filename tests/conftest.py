@@ -13,6 +13,27 @@ from helpers import PASSWORD, FakeClock, Inbox, smtp_server
 from portal import create_app
 from portal.extensions import db
 
+# `make mutate` (MUTATION.md): mutmut runs, against each mutant, the selected tests (setup.cfg)
+# that reach the changed function; of those, only the files aimed at the mutant's module run
+# here, so that a surviving mutant costs seconds, not the whole selection.
+MUTATION_TESTS = {
+    "portal.lockout": {"test_lockout.py", "test_secret_question.py", "test_attack_bruteforce.py", "test_cli.py"},
+    "portal.captcha": {"test_sign_in.py", "test_attack_captcha.py"},
+    "portal.passwords": {"test_sign_in.py", "test_attack_credentials.py", "test_attack_enumeration.py"},
+    "portal.usernames": {"test_usernames.py", "test_recovery.py"},
+    "portal.outbox": {"test_operations.py", "test_attack_logs.py"},
+    "portal.stable_keys": {"test_secret_question.py", "test_attack_enumeration.py"},
+}
+
+
+def pytest_collection_modifyitems(config, items):
+    files = MUTATION_TESTS.get(os.environ.get("MUTANT_UNDER_TEST", "").rpartition(".")[0])
+    if files is None:
+        return
+    kept = [item for item in items if item.path.name in files]
+    config.hook.pytest_deselected(items=[item for item in items if item.path.name not in files])
+    items[:] = kept
+
 
 @pytest.fixture
 def checks(monkeypatch):

@@ -187,6 +187,44 @@ def test_two_answer_locks_in_a_day_close_the_answers_until_the_link_or_a_sign_in
     assert 'id="change-password-step"' in guess(app, ANSWER)
 
 
+def answer_lock_outcomes(app):
+    with app.app_context():
+        return db.session.scalars(select(AuthEvent.outcome).where(AuthEvent.kind == "answers_locked")
+                                  .order_by(AuthEvent.id)).all()
+
+
+def test_only_the_second_answer_lock_within_a_day_closes_the_answers(make_app, clock):
+    app = make_app(ANSWER_MAX_ATTEMPTS=3, ANSWER_LOCK_MINUTES=60)
+    make_user(app)
+    lock_the_answers(app)
+    clock.advance(hours=25)
+    lock_the_answers(app)  # a day after the first: a lock like the first
+    assert answer_lock_outcomes(app) == ["locked", "locked"]
+    clock.advance(minutes=61)
+    assert "La respuesta no es correcta" in guess(app, "Rojo")  # that lock is over: answers are checked
+    guess(app, "Azul")
+    assert "Se alcanzó el número máximo" in guess(app, "Negro")
+    assert answer_lock_outcomes(app) == ["locked", "locked", "closed"]
+
+
+def test_a_right_answer_starts_the_answers_afresh(make_app, clock):
+    """After a right answer: no CAPTCHA for the next answer, and the day in which two answer
+    locks close the route starts again from the next lock."""
+    app = make_app(ANSWER_MAX_ATTEMPTS=3, ANSWER_LOCK_MINUTES=60)
+    make_user(app)
+    lock_the_answers(app)  # a lock now ...
+    clock.advance(hours=23)
+    assert 'id="change-password-step"' in guess(app, ANSWER)  # ... a right answer 23 hours later
+    client = client_from(app)
+    assert 'id="captcha"' not in text(ask(client))
+    assert "La respuesta no es correcta" in text(reply(client, "Rojo", captcha=None))
+    guess(app, "Azul")
+    guess(app, "Negro")  # the first lock since the right answer
+    clock.advance(hours=2)  # 25 hours after the very first lock, 2 after this one
+    lock_the_answers(app)
+    assert answer_lock_outcomes(app) == ["locked", "locked", "closed"]
+
+
 # Forwarded headers
 
 SPOOFABLE = ("X-Forwarded-For", "X-Real-IP", "Forwarded", "X-Client-IP", "True-Client-IP", "CF-Connecting-IP")
@@ -307,3 +345,19 @@ def test_a_spray_of_junk_names_does_not_grow_the_counters_for_ever(make_app, clo
     assert "Contadores purgados: 20." in result.output
     with app.app_context():
         assert sorted(db.session.scalars(select(LoginThrottle.username)).all()) == [NAME, "XAXX010101099"]
+
+
+def test_the_housekeeping_keeps_an_answer_lock_for_its_day(make_app, clock):
+    """Even when the CAPTCHA's window is shorter: the day in which a second answer lock closes
+    the answers is kept, to the second, and not longer."""
+    app = make_app(ANSWER_MAX_ATTEMPTS=3, ANSWER_LOCK_MINUTES=60, CAPTCHA_FAILURE_HOURS=1)
+    make_user(app)
+    lock_the_answers(app)
+
+    def housekeeping():
+        return app.test_cli_runner().invoke(args=["outbox", "housekeeping"]).output
+
+    clock.advance(hours=2)
+    assert "Contadores purgados: 0." in housekeeping()
+    clock.advance(hours=22)  # exactly a day after the lock
+    assert "Contadores purgados: 1." in housekeeping()

@@ -11,9 +11,12 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from itsdangerous import base64_decode
+from sqlalchemy import select
 
-from helpers import CAPTCHA, HTMX, NAME, PASSWORD, WRONG, csrf_token, login, make_user, text
+from helpers import CAPTCHA, HTMX, NAME, PASSWORD, WRONG, csrf_token, login, make_user, shown_challenge, text
 from portal import captcha
+from portal.extensions import db
+from portal.models import CaptchaChallenge
 
 OTHER = "LOPJ750315XY2"
 
@@ -63,6 +66,42 @@ def test_a_solved_challenge_cannot_be_replayed(app, users, checks):
         assert refused_for_the_captcha(response)
     assert len(checks) == 2
     assert client.get("/inicio").status_code == 302
+
+
+@pytest.mark.parametrize("medium", ["wav", "png"])
+def test_a_challenge_whose_audio_or_image_was_fetched_serves_one_submission(app, users, checks, medium, request):
+    """Fetching the audio (or the image) gives the challenge its row, which the submission then
+    claims: the solved challenge cannot be replayed, and the claim touches no other challenge
+    (another browser's, fetched as well, still solves its own sign-in)."""
+    if medium == "wav":
+        request.getfixturevalue("espeak")
+    client, other = browser(app), browser(app)
+    attempt(client, NAME, WRONG)
+    attempt(other, OTHER, WRONG)
+    solved, pending = challenge_of(client), challenge_of(other)
+    for challenge in (solved, pending):
+        assert client.get(f"/captcha/{challenge}.{medium}").status_code == 200
+    assert not refused_for_the_captcha(attempt(client, NAME, WRONG, CAPTCHA))
+    assert len(checks) == 3
+    for password in (WRONG, PASSWORD):
+        plant(client, solved)
+        assert refused_for_the_captcha(attempt(client, NAME, password, CAPTCHA))
+    assert len(checks) == 3
+    assert client.get("/inicio").status_code == 302
+    assert attempt(other, OTHER, PASSWORD, CAPTCHA).status_code == 303
+
+
+def test_a_spent_challenge_stays_spent_until_its_id_expires(app, users, clock, checks):
+    """Its row outlives the id: replayed a moment before the id expires, it is still refused."""
+    client = browser(app)
+    attempt(client, NAME, WRONG)
+    solved = challenge_of(client)
+    client.get(f"/captcha/{solved}.png")
+    attempt(client, NAME, WRONG, CAPTCHA)  # spends it
+    clock.advance(seconds=app.config["CAPTCHA_TTL_SECONDS"] - 1)
+    plant(client, solved)
+    assert refused_for_the_captcha(attempt(client, NAME, PASSWORD, CAPTCHA))
+    assert len(checks) == 2
 
 
 def test_a_challenge_id_copied_into_other_sessions_serves_one_submission(app, users, checks):
@@ -169,6 +208,52 @@ def test_concurrent_first_fetches_of_a_challenge_get_one_image(app, users):
     assert all(image.status_code == 200 for image in images)
     assert len({image.data for image in images}) == 1
     assert client.get(f"/captcha/{shown}.png").data == images[0].data
+
+
+def test_a_challenge_whose_image_was_fetched_gets_an_audio_of_its_own(app, users, espeak):
+    """The image's row is there when the audio is first asked for: the audio is made and kept
+    in that row, and in no other challenge's."""
+    client = browser(app)
+    attempt(client, NAME, WRONG)
+    first = challenge_of(client)
+    second = shown_challenge(client.get("/captcha/nuevo", headers=HTMX))
+    for challenge in (first, second):
+        assert client.get(f"/captcha/{challenge}.png").status_code == 200
+    audios = [client.get(f"/captcha/{challenge}.wav") for challenge in (first, second)]
+    assert all(audio.status_code == 200 and audio.data[:4] == b"RIFF" for audio in audios)
+    assert audios[0].data != audios[1].data  # one answer in TestConfig, said anew for each challenge
+    assert client.get(f"/captcha/{first}.wav").data == audios[0].data
+
+
+def test_concurrent_first_fetches_of_the_image_and_the_audio_get_one_of_each(app, users, espeak):
+    client = browser(app)
+    attempt(client, NAME, WRONG)
+    shown = challenge_of(client)
+    paths = [f"/captcha/{shown}.{medium}" for medium in ("wav", "png") for _ in range(3)]  # the slow one first
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        answers = list(pool.map(lambda path: browser(app).get(path), paths))
+    assert [answer.status_code for answer in answers] == [200] * 6
+    assert len({answer.data for answer in answers[:3]}) == 1 and len({answer.data for answer in answers[3:]}) == 1
+    with ThreadPoolExecutor(max_workers=4) as pool:  # the audio of a challenge whose image is kept
+        second = shown_challenge(client.get("/captcha/nuevo", headers=HTMX))
+        client.get(f"/captcha/{second}.png")
+        audios = list(pool.map(lambda _: browser(app).get(f"/captcha/{second}.wav"), range(4)))
+    assert len({audio.data for audio in audios}) == 1 and audios[0].status_code == 200
+
+
+def test_the_rows_of_expired_challenges_are_removed(app, users, clock):
+    """Fetched and spent challenges leave rows; once their ids have expired the rows go, so a
+    flood of fetches does not grow the table for ever."""
+    client = browser(app)
+    attempt(client, NAME, WRONG)
+    old = challenge_of(client)
+    client.get(f"/captcha/{old}.png")
+    attempt(client, NAME, WRONG, CAPTCHA)  # spends it
+    clock.advance(seconds=2 * app.config["CAPTCHA_TTL_SECONDS"] + 1)
+    fresh = shown_challenge(client.get("/captcha/nuevo", headers=HTMX))
+    assert client.get(f"/captcha/{fresh}.png").status_code == 200
+    with app.app_context():
+        assert db.session.scalars(select(CaptchaChallenge.id)).all() == [fresh.split(".")[0]]
 
 
 def test_guessed_challenge_ids_are_not_found(app):

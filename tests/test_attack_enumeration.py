@@ -38,7 +38,7 @@ from helpers import (
     post,
     text,
 )
-from portal import accounts, passwords, secret_question
+from portal import accounts, passwords, secret_question, stable_keys
 from portal.extensions import db
 from portal.models import User
 
@@ -157,6 +157,8 @@ def test_rotating_secret_key_changes_no_decoy(make_app):
     assert len(set(before)) > 1
     rotated = make_app(SECRET_KEY="a-new-secret-key-after-the-rotation")  # same database
     assert decoys(rotated) == before
+    with rotated.app_context():
+        assert len(stable_keys.get("decoy-questions")) == 32  # 256 random bits
 
 
 LEGACY = "1+1"  # a question a user wrote in the legacy system (the manual shows it)

@@ -3,8 +3,20 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from email import message_from_bytes, policy
 
-from helpers import CAPTCHA, HTMX, PASSWORD, csrf_token, deliver, fail, login, make_user, masked, shown_challenge
-from portal import passwords
+from helpers import (
+    CAPTCHA,
+    HTMX,
+    PASSWORD,
+    csrf_token,
+    deliver,
+    fail,
+    login,
+    make_user,
+    masked,
+    shown_challenge,
+    text,
+)
+from portal import lockout, passwords
 from portal.extensions import db
 from portal.models import AuthEvent, LoginThrottle, OutboxMessage, User
 
@@ -58,12 +70,62 @@ def test_lock_lifts_after_the_lockout_minutes(client, user, clock):
     assert login(client, "GOMA800101AB1", PASSWORD, captcha=CAPTCHA).status_code == 303
 
 
+def test_the_lock_ends_at_the_very_second_it_said(client, user, clock):
+    fail(client, "GOMA800101AB1", times=5)
+    clock.advance(minutes=15)
+    assert login(client, "GOMA800101AB1", PASSWORD, captcha=CAPTCHA).status_code == 303
+
+
 def test_count_starts_again_after_a_lock_ends(client, user, clock):
     fail(client, "GOMA800101AB1", times=5)
     clock.advance(minutes=16)
     for _ in range(4):
         assert LOCK_TEXT not in fail(client, "GOMA800101AB1").get_data(as_text=True)
     assert LOCK_TEXT in fail(client, "GOMA800101AB1").get_data(as_text=True)
+
+
+def test_failures_of_one_name_leave_another_names_counter_untouched(app, user):
+    """Each claim counts against its own name only: otherwise one attacker's wrong passwords
+    would lock every name that has a counter."""
+    make_user(app, "LOPJ750315XY2", email="juan@example.com", display_name="", question=None)
+    fail(app.test_client(), "LOPJ750315XY2")
+    fail(app.test_client(), "GOMA800101AB1", times=5)
+    with app.app_context():
+        other = db.session.get(LoginThrottle, "LOPJ750315XY2")
+        assert (other.failures, other.locked_until) == (1, None)
+    other_browser = app.test_client()
+    assert LOCK_TEXT not in text(login(other_browser, "LOPJ750315XY2", "Equivocada.1", captcha=CAPTCHA))
+    assert login(other_browser, "LOPJ750315XY2", PASSWORD, captcha=CAPTCHA).status_code == 303
+    assert LOCK_TEXT in text(login(app.test_client(), "GOMA800101AB1", PASSWORD, captcha=CAPTCHA))
+
+
+def test_a_claim_after_the_lock_ran_out_starts_a_new_count(app, user, clock):
+    """claim_attempt ends a lock whose time is over by itself, at the very minute it ends, even
+    when nothing read the lock first (two requests racing past the end of a lock)."""
+    with app.app_context():
+        claims = [lockout.claim_attempt("GOMA800101AB1") for _ in range(6)]
+        db.session.commit()
+        assert [(c.granted, c.locks) for c in claims] == [(True, False)] * 4 + [(True, True), (False, False)]
+        end = claims[4].locked_until
+        assert end == clock() + timedelta(minutes=app.config["LOCKOUT_MINUTES"])
+        clock.advance(minutes=app.config["LOCKOUT_MINUTES"])  # exactly at its end
+        again = [lockout.claim_attempt("GOMA800101AB1") for _ in range(6)]
+        db.session.commit()
+        assert [(c.granted, c.locks) for c in again] == [(True, False)] * 4 + [(True, True), (False, False)]
+        assert again[4].locked_until == end + timedelta(minutes=app.config["LOCKOUT_MINUTES"])
+        assert again[5].locked_until == again[4].locked_until
+
+
+def test_the_captcha_is_due_for_exactly_captcha_failure_hours_after_a_failure(app, user, clock):
+    """Each check from a fresh browser, which has been shown no CAPTCHA: only the name's last
+    failure decides."""
+    fail(app.test_client(), "GOMA800101AB1")
+    hours = app.config["CAPTCHA_FAILURE_HOURS"]
+    clock.advance(hours=hours, seconds=-1)  # the failure is still inside the window
+    inside = login(app.test_client(), "GOMA800101AB1", PASSWORD)
+    assert 'data-error="captcha"' in text(inside)
+    clock.advance(seconds=1)  # exactly CAPTCHA_FAILURE_HOURS ago: the window is over
+    assert login(app.test_client(), "GOMA800101AB1", PASSWORD).status_code == 303
 
 
 def test_success_clears_the_failures(app, client, user):

@@ -2,6 +2,8 @@
 import io
 import json
 import logging
+import os
+import signal
 from email import message_from_bytes, policy
 
 from aiosmtpd.controller import Controller
@@ -11,6 +13,7 @@ from helpers import (
     PASSWORD,
     QUESTION,
     Inbox,
+    client_from,
     deliver,
     fail,
     free_port,
@@ -41,8 +44,7 @@ def test_mail_is_kept_while_smtp_is_down_and_leaves_with_outbox_send(make_app, c
         runner = app.test_cli_runner()
         early = runner.invoke(args=["outbox", "send"])
         assert "Enviados: 0. En espera: 1." in early.output  # its retry time has not come
-        clock.advance(minutes=2)
-        result = runner.invoke(args=["outbox", "send"])
+        result = runner.invoke(args=["outbox", "send", "--now"])  # it leaves all the same
         assert "Enviados: 1. En espera: 0." in result.output
         [envelope] = inbox.wait_for(1)
         message = message_from_bytes(envelope.content, policy=policy.default)
@@ -164,7 +166,7 @@ def test_disable_and_enable(app, runner, client, user):
 
 def test_support_link_works_once(runner, client, user):
     result = runner.invoke(args=["users", "link", "GOMA800101AB1"])
-    link = result.output.strip()
+    link = result.stdout.strip()  # the JSON log of the event goes to stderr
     assert link.startswith("https://acceso.efactura.example/request/codedAccess?code=")
     assert open_link(client, link).headers["Location"] == "/cambiar-contrasena"
     assert "motivo=used" in open_link(client, link).headers["Location"]
@@ -209,3 +211,77 @@ def test_auth_events_are_json_lines_without_secrets(app, client, user):
         # stored: the fixture's account_created too; logged: the reminder twice (requested, then sent)
         assert len(stored) == len(lines) and [line["outcome"] for line in lines if line["event"] == "reminder"] == [
             "requested", "sent"]
+
+
+def test_the_worker_loop_delivers_keeps_house_hourly_and_outlives_a_failed_pass(app, user, clock, monkeypatch, caplog):
+    """portal/outbox.py run(), for four passes in this process: the first delivers the lock
+    notice and does the housekeeping, the second fails (the database away for a moment) and
+    says so, the loop goes on; the housekeeping waits for its hour."""
+    from pathlib import Path
+
+    from portal import lockout, mail, outbox
+    from portal.models import LoginThrottle
+
+    login(client_from(app), "XAXX010101000", "Equivocada.1")  # a junk name's counter
+    fail(client_from(app), "GOMA800101AB1", times=5)  # the lock notice
+    clock.advance(hours=25)
+    passes = []
+    real = mail.deliver_due
+
+    def deliver_due(**kwargs):
+        passes.append(kwargs)
+        if len(passes) == 2:
+            raise RuntimeError("database gone")
+        if len(passes) == 3:  # another junk counter, whose failure is old by the next pass
+            lockout.claim_attempt("XEXX010101000")
+            db.session.commit()
+            clock.advance(hours=25)
+        return real(**kwargs)
+
+    monkeypatch.setattr(mail, "deliver_due", deliver_due)
+
+    def rollback():  # after the failed pass, the connection is gone too
+        raise RuntimeError("connection gone")
+
+    monkeypatch.setattr(db.session, "rollback", rollback)
+    waits = []
+    monkeypatch.setattr(outbox.time, "sleep", waits.append)
+    handlers = {sign: signal.getsignal(sign) for sign in (signal.SIGTERM, signal.SIGINT)}
+    caplog.set_level(logging.INFO, logger="portal.outbox")
+    try:
+        with app.app_context():
+            outbox.run(0.25, stop=lambda: len(passes) == 4)
+            assert signal.getsignal(signal.SIGTERM) not in (handlers[signal.SIGTERM], signal.SIG_DFL)
+    finally:
+        for sign, handler in handlers.items():
+            signal.signal(sign, handler)
+    assert passes == [{"limit": 50, "everything": False}] * 4
+    assert waits == [0.25] * 3  # no wait after a pass that sent something; a wait after a failed one
+    assert len(list((Path(app.instance_path) / "outbox").glob("*.eml"))) == 1
+    with app.app_context():
+        assert db.session.get(LoginThrottle, "XAXX010101000") is None  # purged by the first pass
+        assert db.session.get(LoginThrottle, "XEXX010101000") is not None  # the hour is not over
+    said = [record.getMessage() for record in caplog.records if record.name == "portal.outbox"]
+    assert said == ["outbox worker started (a pass every 0.25 s)", "outbox pass failed; trying again",
+                    "rollback after a failed pass failed too", "outbox worker stopped"]
+
+
+def test_sigterm_ends_the_worker_loop_after_its_pass(app):
+    from portal import outbox
+
+    handlers = {sign: signal.getsignal(sign) for sign in (signal.SIGTERM, signal.SIGINT)}
+    asked = []
+
+    def stop():
+        asked.append(True)
+        if len(asked) == 1:
+            os.kill(os.getpid(), signal.SIGTERM)  # what systemd or docker stop sends
+        return len(asked) > 3
+
+    try:
+        with app.app_context():
+            outbox.run(0, stop=stop)
+    finally:
+        for sign, handler in handlers.items():
+            signal.signal(sign, handler)
+    assert len(asked) == 1  # stopped by the signal, not by stop()

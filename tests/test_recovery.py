@@ -1,6 +1,7 @@
 """Self-service recovery, its first steps (SPEC sections 3 and 4): the recovery form, the user
 name's shape, the forgot-user notice, and cancelling. The later steps have files of their own:
 test_secret_question.py, test_coded_link.py and test_password_change.py."""
+import html
 import re
 
 import pytest
@@ -86,7 +87,8 @@ def test_near_miss_does_not_reach_the_question(client, user):
 
 def test_near_miss_without_htmx_is_the_whole_page(client):
     body = assert_page(ask(client, "goma-800101-ab1"), "recovery-form")
-    assert "Escriba su usuario así: GOMA800101AB1" in body
+    assert ("Escriba su usuario así: GOMA800101AB1 (prefijo como se indica, RFC en mayúsculas, "
+            "sin guiones ni espacios).") in body
 
 
 @pytest.mark.parametrize("typed, message", [
@@ -94,14 +96,17 @@ def test_near_miss_without_htmx_is_the_whole_page(client):
     ("GOMA800101AB12", "El RFC tiene 12 caracteres (empresas) o 13 (personas físicas); el que escribió tiene 14."),
     ("GOMA800132AB1", "La fecha del RFC (800132, AAMMDD) no es una fecha válida."),
     ("GOMA801301AB1", "La fecha del RFC (801301, AAMMDD) no es una fecha válida."),
-    ("GO1A800101AB1", "El RFC empieza con 3 letras (empresas) o 4 (personas físicas)"),
+    ("GOM801301AB1", "La fecha del RFC (801301, AAMMDD) no es una fecha válida."),  # 12 characters: a company
+    ("ct.goma-801301-ab1", "La fecha del RFC (801301, AAMMDD) no es una fecha válida."),
+    ("GO1A800101AB1", "El RFC empieza con 3 letras (empresas) o 4 (personas físicas), sigue con la fecha "
+                      "en 6 dígitos (AAMMDD) y termina con la homoclave de 3 caracteres."),
+    ("GOMA800101A.1", "La homoclave (los 3 últimos caracteres del RFC) solo lleva letras y números."),
     ("", "Escriba su usuario."),
     ("   ", "Escriba su usuario."),
 ])
 def test_bad_user_name_gets_a_clear_message(client, typed, message):
     body = assert_fragment(ask(client, typed, htmx=True), "recovery-form")
-    assert message in body
-    assert 'id="recovery-error"' in body
+    assert re.search(r'<div id="recovery-error"[^>]*><p>([^<]*)</p>', body).group(1) == html.escape(message)
 
 
 @pytest.mark.parametrize("typed", [

@@ -6,7 +6,7 @@ from flask import json
 from itsdangerous import base64_decode
 
 from helpers import CAPTCHA, HTMX, PASSWORD, csrf_token, fail, login, make_user, masked, shown_challenge
-from portal import passwords
+from portal import captcha, passwords
 from portal.extensions import db
 from portal.models import AuthEvent, User
 
@@ -103,6 +103,38 @@ def test_captcha_is_required_after_a_failure(client, user):
     wrong_text = login(client, "GOMA800101AB1", PASSWORD, captcha="NOPE")
     assert "El texto de la imagen no coincide" in wrong_text.get_data(as_text=True)  # typed, and wrong
     assert login(client, "GOMA800101AB1", PASSWORD, captcha=CAPTCHA.lower()).status_code == 303
+
+
+@pytest.mark.parametrize("typed", ["lower case", "spaced"])
+def test_a_real_captcha_answer_is_accepted_in_lower_case_and_with_spaces(make_app, typed):
+    """No fixed test answer: the one the portal derives for the challenge it showed, typed as
+    people type what they read."""
+    app = make_app(CAPTCHA_TEST_ANSWER=None)
+    make_user(app)
+    client = app.test_client()
+    shown = shown_challenge(login(client, "GOMA800101AB1", "Equivocada.1"))
+    with app.app_context():
+        answer = captcha.solution(shown)
+        while answer.isdigit():  # one in a thousand has no letter to type in lower case
+            shown = shown_challenge(client.get("/captcha/nuevo", headers=HTMX))
+            answer = captcha.solution(shown)
+        forged = ("B" if shown[0] == "A" else "A") + shown[1:]  # another nonce under the same signature
+        assert captcha.solution(forged) is None
+    assert len(answer) == captcha.LENGTH and answer != answer.lower()
+    typed_answer = answer.lower() if typed == "lower case" else " " + " ".join(answer[:2]) + "  " + answer[2:] + " "
+    assert login(client, "GOMA800101AB1", PASSWORD, captcha=typed_answer, captcha_id=shown).status_code == 303
+
+
+def test_a_real_captcha_answer_with_one_character_changed_is_refused(make_app):
+    app = make_app(CAPTCHA_TEST_ANSWER=None)
+    make_user(app)
+    client = app.test_client()
+    shown = shown_challenge(login(client, "GOMA800101AB1", "Equivocada.1"))
+    with app.app_context():
+        answer = captcha.solution(shown)
+    changed = answer[:-1] + ("2" if answer[-1] != "2" else "3")
+    refused = login(client, "GOMA800101AB1", PASSWORD, captcha=changed, captcha_id=shown)
+    assert "El texto de la imagen no coincide" in refused.get_data(as_text=True)
 
 
 def test_captcha_is_required_for_the_name_even_from_a_fresh_browser(app, user):
@@ -223,6 +255,43 @@ def test_hash_is_redone_when_the_cost_changes(app, client, user):
         assert stored.startswith(passwords.SCHEME + "$2b$05$")
 
 
+@pytest.mark.parametrize(("stored_cost", "configured_cost", "redone"), [(4, 4, False), (4, 5, True), (5, 4, True)])
+def test_only_a_hash_not_at_the_configured_cost_is_redone(app, client, user, stored_cost, configured_cost, redone):
+    """An up-to-date hash stays the very same string (a new salt on every sign-in would be a
+    write and a full-cost hash for nothing)."""
+    with app.app_context():
+        db.session.scalar(db.select(User)).password_hash = before = passwords.hash_password(PASSWORD, stored_cost)
+        db.session.commit()
+    app.config["BCRYPT_ROUNDS"] = configured_cost
+    assert login(client, "GOMA800101AB1", PASSWORD).status_code == 303
+    with app.app_context():
+        after = db.session.scalar(db.select(User)).password_hash
+    assert (after != before) is redone
+    assert after.startswith(f"{passwords.SCHEME}$2b$0{configured_cost}$")
+    assert login(app.test_client(), "GOMA800101AB1", PASSWORD).status_code == 303
+
+
+@pytest.mark.parametrize("stored", [
+    passwords.SCHEME + "basura", passwords.SCHEME + "$2b$04$corto", "$2b$04$corto", "basura", "",
+])
+def test_a_malformed_stored_hash_is_a_wrong_password_not_a_500(app, client, user, stored, checks, caplog):
+    """A damaged row matches no password: the usual error, the row left for support to see, a
+    warning in the log, and as much bcrypt work as a check at the configured cost."""
+    app.config["BCRYPT_ROUNDS"] = 6
+    with app.app_context():
+        db.session.scalar(db.select(User)).password_hash = stored
+        db.session.commit()
+        assert isinstance(passwords.needs_rehash(stored), bool)  # it answers, it does not raise
+    refused = login(client, "GOMA800101AB1", PASSWORD)
+    assert refused.status_code == 200
+    assert "La combinación de usuario y contraseña no es correcta." in refused.get_data(as_text=True)
+    with app.app_context():
+        assert db.session.scalar(db.select(User)).password_hash == stored
+    assert sum(2 ** cost for cost in checks) >= 2 ** 6 - 2 ** 4  # the checks at costs 4 and 5 at least
+    if stored.removeprefix(passwords.SCHEME).startswith("$2b$"):  # bcrypt was asked and could not read it
+        assert "a stored hash is not a valid bcrypt hash: no password matches it" in caplog.messages
+
+
 def test_legacy_plain_bcrypt_hash_signs_in_and_is_upgraded(app, client, user):
     with app.app_context():
         stored = db.session.scalar(db.select(User))
@@ -231,6 +300,21 @@ def test_legacy_plain_bcrypt_hash_signs_in_and_is_upgraded(app, client, user):
     assert login(client, "GOMA800101AB1", PASSWORD).status_code == 303
     with app.app_context():
         assert db.session.scalar(db.select(User)).password_hash.startswith(passwords.SCHEME)
+
+
+def test_a_legacy_hash_of_a_72_byte_password_signs_in_and_73_bytes_are_checked_and_wrong(app, user, caplog):
+    """bcrypt reads 72 bytes: a legacy hash was made from at most that many; one byte more is a
+    wrong password, checked all the same (on the pre-hash, which fits)."""
+    password = "Clave.2026-" + "x" * 61
+    assert len(password.encode()) == 72
+    with app.app_context():
+        db.session.scalar(db.select(User)).password_hash = bcrypt.hashpw(password.encode(), bcrypt.gensalt(4)).decode()
+        db.session.commit()
+    client = app.test_client()
+    refused = login(client, "GOMA800101AB1", password + "x")
+    assert "La combinación de usuario y contraseña no es correcta." in refused.get_data(as_text=True)
+    assert "not a valid bcrypt hash" not in caplog.text
+    assert login(client, "GOMA800101AB1", password, captcha=CAPTCHA).status_code == 303
 
 
 def test_events_are_recorded_without_secrets(app, client, user):

@@ -28,6 +28,8 @@ def test_other_names_are_used_as_typed(typed):
 def test_rfc_date_must_be_real():
     assert parse("GOMA800229AB1") is not None   # 1980 was a leap year
     assert parse("GOMA810229AB1") is None
+    assert parse("GOMA830229AB1") is None       # neither 1983 nor 2083
+    assert parse("GOMA000229AB1") is not None   # 2000 was (1900 was not)
     assert parse("GOMA800132AB1") is None
 
 
