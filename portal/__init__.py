@@ -58,13 +58,15 @@ def create_app(config_class=Config, instance_path=None, **overrides):
     rate_limits.init_app(app)
     mail_extension.init_app(app)
 
-    from . import chrome, coded_link, database, support
+    from . import chrome, coded_link, database, oidc, support
     chrome.init_app(app)
     database.init_app(app)
     support.init_app(app)
+    oidc.init_app(app)
     outbox.init_app(app, producers=(coded_link.process_reminders,))
 
     from .views import access, account, brand, captcha, email_confirmation, health, password_change, recovery
+    from .views import oidc as oidc_views
     app.register_blueprint(health.bp)
     app.register_blueprint(access.bp)
     app.register_blueprint(brand.bp)
@@ -73,6 +75,7 @@ def create_app(config_class=Config, instance_path=None, **overrides):
     app.register_blueprint(email_confirmation.bp)
     app.register_blueprint(recovery.bp)
     app.register_blueprint(password_change.bp)
+    app.register_blueprint(oidc_views.bp)
     if app.config.get("PORTAL_ENV") == "development" or app.config.get("TESTING"):
         from .views import gallery  # designers' gallery of fragments: never in production
         app.register_blueprint(gallery.bp)

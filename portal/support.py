@@ -5,6 +5,7 @@ from flask.cli import AppGroup
 from . import accounts, audit, clock, coded_link, legacy_import, lockout, sessions, usernames
 from .extensions import db
 from .models import LoginThrottle
+from .oidc import tokens as oidc_tokens
 
 users_cli = AppGroup("users", help="Cuentas de usuario (soporte).")
 
@@ -83,7 +84,8 @@ def disable_command(username):
     user = _existing(username)
     user.disabled = True
     sessions.revoke_all(user)
-    audit.record("account_disabled", user.username, "ok", "cli")
+    revoked = oidc_tokens.revoke_user(user)
+    audit.record("account_disabled", user.username, "ok", "cli", tokens_revoked=revoked)
     db.session.commit()
     click.echo(f"Usuario {user.username} deshabilitado; sus sesiones se cerraron.")
 
