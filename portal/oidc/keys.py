@@ -75,11 +75,11 @@ def add_key(generation):
     key = RSAKey.generate_key(RSA_BITS, parameters={"use": "sig", "alg": ALG}, auto_kid=True)
     dialect = sqlite if db.engine.dialect.name == "sqlite" else postgresql
     with db.engine.begin() as connection:  # its own transaction: the caller's is left alone
-        stored = connection.execute(dialect.insert(SigningKey).values(
+        stored = connection.scalar(dialect.insert(SigningKey).values(
             generation=generation, kid=key.kid, alg=ALG, private_key=_fernet().encrypt(key.as_pem(private=True)),
             public_jwk=key.as_dict(private=False), created_at=clock.now(),
-        ).on_conflict_do_nothing()).rowcount
-    return stored == 1
+        ).on_conflict_do_nothing().returning(SigningKey.generation))
+    return stored == generation
 
 
 def current():
@@ -118,13 +118,14 @@ def public_key_set():
 
 def rotate():
     """Add the next key (it signs from now on); its kid."""
-    while True:
+    for _ in range(5):  # another process may be adding the same generation
         db.session.rollback()  # see the rows other processes committed
         generation = (db.session.scalar(select(func.max(SigningKey.generation))) or 0) + 1
         if add_key(generation):
             audit.record("oidc_key_rotated", "-", "ok", "cli", generation=generation)
             db.session.commit()
             return db.session.scalar(select(SigningKey.kid).where(SigningKey.generation == generation))
+    raise RuntimeError("Another process keeps adding signing keys at the same time; try again.")
 
 
 @keys_cli.command("rotate")

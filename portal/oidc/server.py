@@ -96,6 +96,14 @@ def _note(username=None, client_id=None, why=None):
         g.oidc_refused = why
 
 
+def _refused(row, why):
+    """Note why a code or refresh token was refused, and whose it was (for the event)."""
+    _note(why=why)
+    user = db.session.get(User, row.user_id) if row is not None else None
+    if user is not None:
+        _note(username=user.username)
+
+
 def _user_for(user_id, password_marker):
     user = db.session.get(User, user_id)
     if user is not None:
@@ -118,8 +126,8 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
     def query_authorization_code(self, code, client):
         _note(client_id=client.client_id)
         row, why = tokens.claim_code(code, client.client_id)
-        if row is None:
-            _note(why=why)
+        if why is not None:
+            _refused(row, why)
             return None
         return Code(row)
 
@@ -151,8 +159,8 @@ class RefreshTokenGrant(grants.RefreshTokenGrant):
         client = self.request.client
         _note(client_id=client.client_id)
         row, why = tokens.claim_refresh(refresh_token, client.client_id)
-        if row is None:
-            _note(why=why)
+        if why is not None:
+            _refused(row, why)
             return None
         return RefreshToken(row)
 

@@ -43,7 +43,7 @@ REPLAYED, EXPIRED, UNKNOWN, OTHER_CLIENT = "replayed", "expired", "unknown", "ot
 
 
 def claim_code(code, client_id):
-    """(the code's row, None) when this call claimed it, else (None, why): UNKNOWN,
+    """(the code's row, None) when this call claimed it, else (the row or None, why): UNKNOWN,
     OTHER_CLIENT (left unclaimed for its own client), EXPIRED, REPLAYED (the tokens issued
     from it revoked)."""
     if not isinstance(code, str) or not code or len(code) > 200:
@@ -52,17 +52,17 @@ def claim_code(code, client_id):
     if row is None:
         return None, UNKNOWN
     if row.client_id != client_id:
-        return None, OTHER_CLIENT
+        return row, OTHER_CLIENT
     now = clock.now()
     if row.used_at is None and row.expires_at <= now:
-        return None, EXPIRED
+        return row, EXPIRED
     claimed = db.session.execute(update(OidcCode).where(OidcCode.id == row.id, OidcCode.used_at.is_(None))
                                  .values(used_at=now)).rowcount
     db.session.commit()
     if claimed != 1:
         revoke_line(row.id)
         db.session.commit()
-        return None, REPLAYED
+        return row, REPLAYED
     return row, None
 
 
@@ -82,18 +82,18 @@ def save_token(token, client_id, user, scope, code_id, auth_time, password_marke
 
 def claim_refresh(refresh_token, client_id):
     """(the token row, None) when this call claimed the refresh token (the row is revoked: the
-    new tokens replace it), else (None, why); a refresh token presented again after it was
-    used revokes its whole line."""
+    new tokens replace it), else (the row or None, why); a refresh token presented again after
+    it was used revokes its whole line."""
     if not isinstance(refresh_token, str) or not refresh_token or len(refresh_token) > 200:
         return None, UNKNOWN
     row = db.session.scalar(select(OidcToken).where(OidcToken.refresh_hash == digest(refresh_token)))
     if row is None:
         return None, UNKNOWN
     if row.client_id != client_id:
-        return None, OTHER_CLIENT
+        return row, OTHER_CLIENT
     now = clock.now()
     if row.revoked_at is None and row.refresh_expires_at is not None and row.refresh_expires_at <= now:
-        return None, EXPIRED
+        return row, EXPIRED
     claimed = db.session.execute(update(OidcToken).where(OidcToken.id == row.id, OidcToken.revoked_at.is_(None))
                                  .values(revoked_at=now)).rowcount
     db.session.commit()
@@ -101,7 +101,7 @@ def claim_refresh(refresh_token, client_id):
         if row.code_id is not None:
             revoke_line(row.code_id)
             db.session.commit()
-        return None, REPLAYED
+        return row, REPLAYED
     return row, None
 
 
