@@ -84,6 +84,10 @@ class Config:
     SESSION_COOKIE_HTTPONLY = True
     SESSION_COOKIE_SAMESITE = "Lax"
     SESSION_COOKIE_SECURE = PORTAL_ENV != "development"
+    # The parent domain whose hosts share the session (portal and application), e.g. "efactura.example".
+    SESSION_COOKIE_DOMAIN = os.environ.get("SESSION_COOKIE_DOMAIN") or None
+    # Hosts a sign-in may send the browser back to (portal/return_target.py): "host", "host:port", ".parent".
+    ALLOWED_RETURN_HOSTS = os.environ.get("ALLOWED_RETURN_HOSTS", "")
 
     WTF_CSRF_TIME_LIMIT = 3600 * 2
     MAX_CONTENT_LENGTH = 64 * 1024

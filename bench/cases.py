@@ -8,7 +8,10 @@ machine weighs on a case and its reference alike:
 2. sign-in: right and wrong passwords, beside the bare bcrypt check;
 3. locked: attempts on a locked user name, beside the floor of a sign-in attempt
    (/bench/post-floor);
-4. defaults: the CAPTCHA refresh and the sign-in over their rate limits.
+4. defaults: the CAPTCHA refresh and the sign-in over their rate limits;
+5. forward-auth: the reverse proxy's question (/api/verificar) for a signed-in session and for
+   none, on the SQLite file, then for a signed-in session on PostgreSQL (BENCH_DATABASE_URL)
+   when it answers.
 
 Set-up requests go through http.client with no cookie jar (the session cookie is Secure in
 production, so it is handled by hand); the portal's SQLite file is read for the sign-in
@@ -35,6 +38,7 @@ KB = 1024
 
 USER = "GOMA800101AB1"           # signs in (right password) and fails (wrong password)
 LOCKED_USER = "usr.LOPJ750315XY2"  # locked with five wrong passwords, then tried with the right one
+FORWARD_USER = "PRV.BEN800101AB1"  # signs in once for the forward-auth cases (no failures on record)
 PASSWORD = "Factura.2026"
 SECRET_QUESTION = "¿Cuál es el nombre de su primera mascota?"  # one of portal.accounts.SECRET_QUESTIONS
 WRONG_PASSWORD = "Equivocada.1"
@@ -49,7 +53,14 @@ PHASES = {
                 "LOGIN_MAX_ATTEMPTS": "1000000", "CAPTCHA_FAILURE_HOURS": "0"},
     "locked": {"RATELIMIT_LOGIN": "100000/minute", "CAPTCHA_FAILURE_HOURS": "0"},
     "defaults": {},
+    "forward-auth": {"ALLOWED_RETURN_HOSTS": "factura.efactura.example"},
 }
+# The PostgreSQL database of the forward-auth case: emptied (schema public dropped) and used by
+# the run. The default is used only when it answers; else the row says "not run".
+BENCH_DATABASE_URL = os.environ.get("BENCH_DATABASE_URL")
+DEFAULT_BENCH_DATABASE_URL = "postgresql://postgres@127.0.0.1:5432/test_h1"
+FORWARD_AUTH = "/api/verificar"
+ORIGINAL_URL = "X-Original-URL: https://factura.efactura.example/facturas?mes=11"
 
 
 @dataclass(frozen=True)
@@ -157,6 +168,7 @@ class Bench:
             self.phase_sign_in()
             self.phase_locked()
             self.phase_defaults()
+            self.phase_forward_auth()
         self.ref_rss_kb = max([*self.page_ref.peak_hwm_kb.values(), *self.bcrypt_ref.peak_hwm_kb.values()], default=0)
         self.load_end = os.getloadavg()
         self.memory()
@@ -168,12 +180,14 @@ class Bench:
         self.references[group] = load
         self.strict(f"Reference page ({group} group)", load)
 
-    def seed(self):
-        """The accounts, with the support CLI (bcrypt cost 12), before the portal serves."""
-        for username, name in ((USER, "María Gómez Alonso"), (LOCKED_USER, "Juan López Pérez")):
+    def seed(self, env=None):
+        """The accounts, with the support CLI (bcrypt cost 12), before the portal serves (env:
+        settings over the portal's, such as another DATABASE_URL)."""
+        for username, name in ((USER, "María Gómez Alonso"), (LOCKED_USER, "Juan López Pérez"),
+                               (FORWARD_USER, "Proveedora de Prueba")):
             self.servers.support_cli("users", "create", username, "--password", PASSWORD, "--email",
                                      f"{username.lower()}@bench.example", "--name", name,
-                                     "--question", SECRET_QUESTION, "--answer", "Firulais")
+                                     "--question", SECRET_QUESTION, "--answer", "Firulais", env=env)
 
     def portal(self, phase):
         self.journal.say(f"portal, {phase} settings: {PHASES[phase] or 'all defaults'}")
@@ -377,6 +391,50 @@ class Bench:
                                 f"server ran {len(server.seen_workers)} worker processes for {WORKERS} slots; the "
                                 f"pages server {len(self.servers.portals[0].seen_workers)}.")
 
+    # -- 5: forward authentication -----------------------------------------------------------
+
+    def phase_forward_auth(self):
+        """The question nginx asks on every request of the application, on SQLite and PostgreSQL."""
+        with self.portal("forward-auth") as server:
+            self.forward_auth(server, "forward-auth", anonymous=True)
+        url, reason = postgresql_url()
+        self.forward_auth_pg = reason
+        if url is None:
+            self.journal.detail(f"**Forward authentication on PostgreSQL**: not run ({reason}).")
+            return
+        empty_schema(url)
+        env = {"DATABASE_URL": url}
+        self.seed(env)
+        self.journal.say(f"portal, forward-auth settings on PostgreSQL ({redacted(url)})")
+        with self.servers.portal("forward-auth-pg", {**PHASES["forward-auth"], **env}) as server:
+            self.forward_auth(server, "forward-auth-pg", anonymous=False)
+
+    def forward_auth(self, server, group, anonymous):
+        """A session signed in through the portal, then GET /api/verificar with its cookie (and
+        without one), in turn with the bare Flask page."""
+        cookie, token = new_visitor(server.port)
+        body = urllib.parse.urlencode({"csrf_token": token, "username": FORWARD_USER, "password": PASSWORD})
+        status, headers, _ = request(server.port, "POST", "/entrar", {
+            "Cookie": cookie, "Content-Type": "application/x-www-form-urlencoded"}, body.encode())
+        signed_in = session_cookie(headers)
+        self.journal.record(["POST", "/entrar", f"(Python http.client: {FORWARD_USER} signs in once; its session "
+                                                f"cookie is sent with every {FORWARD_AUTH})"])
+        if status != 303 or signed_in is None:
+            raise BenchError(f"{group}: the sign-in for the forward-auth case failed (status {status})")
+        suffix = "_pg" if group.endswith("-pg") else ""
+        cases = [self.page_reference(),
+                 Case("forward_auth" + suffix, server, FORWARD_AUTH,
+                      ("status=200", f"header=Remote-User:{FORWARD_USER}"), (f"Cookie: {signed_in}", ORIGINAL_URL))]
+        if anonymous:
+            cases.append(Case("forward_auth_anonymous", server, FORWARD_AUTH,
+                              ("status=401", "header=Location:/?rd="), (ORIGINAL_URL,)))
+        for case, load in self.interleave(cases, self.plan.page_slice):
+            if case.server is self.page_ref:
+                self.keep_reference(group, load)
+            else:
+                self.loads[case.key] = load
+                self.strict(case.label, load)
+
     def exhaust(self, server, path, checks=(), **kwargs):
         """One-second runs until one gets nothing but 429 (at most 10): every worker is over."""
         for _ in range(10):
@@ -419,6 +477,42 @@ def request(port, method, path, headers=None, body=None, timeout=30):
         return response.status, response.headers, response.read()
     finally:
         connection.close()
+
+
+def postgresql_url():
+    """(url, None) for the PostgreSQL database of the forward-auth case, or (None, why not)."""
+    import sqlalchemy
+
+    from portal.database import engine_url
+
+    url = BENCH_DATABASE_URL or DEFAULT_BENCH_DATABASE_URL
+    try:
+        engine = sqlalchemy.create_engine(engine_url(url), connect_args={"connect_timeout": 3})
+        with engine.connect() as connection:
+            connection.execute(sqlalchemy.text("SELECT 1"))
+        engine.dispose()
+    except Exception:  # noqa: BLE001  # any failure to connect: the case is reported as not run
+        return None, "not run: PostgreSQL unreachable"
+    return url, None
+
+
+def empty_schema(url):
+    import sqlalchemy
+
+    from portal.database import engine_url
+
+    engine = sqlalchemy.create_engine(engine_url(url))
+    with engine.begin() as connection:
+        connection.execute(sqlalchemy.text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
+    engine.dispose()
+
+
+def redacted(url):
+    """The URL without its password, for the report."""
+    parts = urllib.parse.urlsplit(url)
+    if parts.password:
+        parts = parts._replace(netloc=parts.netloc.replace(f":{parts.password}@", ":***@"))
+    return urllib.parse.urlunsplit(parts)
 
 
 def session_cookie(headers):

@@ -99,7 +99,7 @@ def report(bench, rows, started, finished, argv):
         "`SECRET_KEY`, `BCRYPT_ROUNDS=12`, `DATABASE_URL` a SQLite file in the temporary directory, "
         "`RATELIMIT_STORAGE_URI=memory://`, no `MAIL_SERVER` (mail goes to the outbox folder). Accounts made "
         "with the support CLI (`flask users create`).",
-        "- It is started four times, each changing only what its cases need: "
+        "- It is started once per group, each changing only what its cases need: "
         + "; ".join(f"*{name}*: {', '.join(f'`{k}={v}`' for k, v in env.items()) or 'all defaults'}"
                     for name, env in PHASES.items()) + ". `RATELIMIT_CAPTCHA` is raised for the page cases so that "
         "the CAPTCHA refresh under load is not refused (its limit is still checked on every request; GET /, "
@@ -139,6 +139,12 @@ def report(bench, rows, started, finished, argv):
         "count as errors.",
         "- **CAPTCHA**: one challenge from `/captcha/nuevo`, its PNG fetched under load; its WAV fetched one at a "
         "time until 429.",
+        "- **Forward authentication** (`/api/verificar`, what a reverse proxy asks on every request of the "
+        "application): one session signed in through the portal, its cookie and an `X-Original-URL` header on "
+        "every request; the answer must be 200 with `Remote-User`, or 401 with a `Location` carrying `rd` for "
+        "the requests without the cookie. Then the same signed-in case on PostgreSQL (`BENCH_DATABASE_URL`, "
+        "default `postgresql://postgres@127.0.0.1:5432/test_h1`, emptied first; the row says \"not run\" when "
+        "it does not answer), its accounts made again with the support CLI.",
         "- **Transfer**: GET / and every stylesheet, icon, script and image it names, with "
         "`Accept-Encoding: gzip`; **memory**: VmHWM of every worker process seen.",
         "",

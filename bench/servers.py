@@ -114,11 +114,13 @@ class Servers:
         self.portals.append(server)
         return server
 
-    def support_cli(self, *args):
-        """`flask users ...` on the portal's database and settings, before the portal serves."""
+    def support_cli(self, *args, env=None):
+        """`flask users ...` on the portal's database and settings (env: some of them changed),
+        before the portal serves."""
         command = [str(PYTHON), "-m", "flask", "--app", "tests/live_app.py:build()", *args]
-        self.journal.record(command, self.portal_env)
-        done = subprocess.run(command, cwd=ROOT, env=child_environment(self.portal_env), capture_output=True,
+        variables = {**self.portal_env, **(env or {})}
+        self.journal.record(command, variables)
+        done = subprocess.run(command, cwd=ROOT, env=child_environment(variables), capture_output=True,
                               text=True, timeout=120)
         if done.returncode != 0:
             raise BenchError(f"flask {' '.join(args[:3])} failed: {done.stderr[-2000:]}")

@@ -17,6 +17,7 @@ LOGIN_LIMITED_RATIO = 0.8            # POST /entrar over its limit, to the floor
 CAPTCHA_PER_WORKER = 100.0
 TRANSFER_GZIP_KB = 40.0
 WORKER_RSS_MB = 100.0
+FORWARD_AUTH_RATIO, FORWARD_AUTH_P99_MS = 0.5, 10.0  # the proxy asks on every request of the application
 AUDIO_CACHED_FRACTION = 0.2  # a second fetch of the same audio costs at most this share of the first
 
 # What a row is compared with (the column "Compared with").
@@ -44,6 +45,9 @@ ROWS = {  # the table's rows, in order (tests/test_bench_smoke.py checks each on
     "audio_limited": "CAPTCHA audio past its limit",
     "transfer": "Access page with everything it loads",
     "rss": "Peak RSS of a gunicorn worker",
+    "forward_auth": "GET /api/verificar, signed in (200), SQLite",
+    "forward_auth_anonymous": "GET /api/verificar, not signed in (401), SQLite",
+    "forward_auth_pg": "GET /api/verificar, signed in (200), PostgreSQL",
 }
 
 
@@ -141,6 +145,17 @@ def evaluate(bench):
             met=transfer["gzip"] / KB <= TRANSFER_GZIP_KB, reference=ABSOLUTE))
     add(Row("rss", f"{bench.rss_kb / KB:.1f} MB (VmHWM)", target=f"≤ {WORKER_RSS_MB:.0f} MB",
             met=bench.rss_kb / KB <= WORKER_RSS_MB, reference=ABSOLUTE))
+    target = f"≥ {FORWARD_AUTH_RATIO} × page, p99 ≤ {FORWARD_AUTH_P99_MS:.0f} ms"
+    for key, group in (("forward_auth", "forward-auth"), ("forward_auth_anonymous", "forward-auth"),
+                       ("forward_auth_pg", "forward-auth-pg")):
+        load = bench.loads.get(key)
+        if load is None:
+            add(Row(key, getattr(bench, "forward_auth_pg", None) or "not run", target=target))
+            continue
+        ratio = load.rps / refs[group].rps
+        add(Row(key, f"{load.rps:.0f} req/s", ms(load.p50_ms), ms(load.p99_ms), f"{ratio:.2f} × page", target,
+                ratio >= FORWARD_AUTH_RATIO and load.p99_ms <= FORWARD_AUTH_P99_MS,
+                cpu_vs(load, refs[group], "page"), PAGE.format(group)))
     return {key: rows[key] for key in ROWS if key in rows}
 
 

@@ -4,14 +4,14 @@ import os
 import time
 
 import jinja2
-from flask import Flask, g, render_template, request
+from flask import Flask, current_app, g, render_template, request
 from flask_wtf.csrf import CSRFError
 from sqlalchemy.exc import DBAPIError
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from config import DEFAULT_PASSWORD_PEPPER, DEFAULT_SECRET_KEY, MIN_KEY_BYTES, Config
 
-from . import audit, content, outbox, rate_limits, sessions
+from . import audit, content, outbox, rate_limits, return_target, sessions
 from .extensions import csrf, db, limiter
 from .extensions import mail as mail_extension
 from .htmx import is_htmx, render
@@ -76,11 +76,16 @@ def create_app(config_class=Config, instance_path=None, **overrides):
     app.register_blueprint(recovery.bp)
     app.register_blueprint(password_change.bp)
     app.register_blueprint(oidc_views.bp)
+    from .views import forward_auth  # the reverse proxy's question: who is signed in
+    app.register_blueprint(forward_auth.bp)
     if app.config.get("PORTAL_ENV") == "development" or app.config.get("TESTING"):
         from .views import gallery  # designers' gallery of fragments: never in production
         app.register_blueprint(gallery.bp)
 
     sessions.init_app(app)
+    # A form posted without JavaScript may be answered with a redirect to a return target.
+    sources = return_target.form_action_sources(app.config.get("ALLOWED_RETURN_HOSTS"))
+    app.extensions["portal.csp"] = CSP.replace("form-action 'self'", " ".join(["form-action 'self'", *sources]))
     app.after_request(_security_headers)
     _error_handlers(app)
     return app
@@ -109,7 +114,7 @@ SECURITY_HEADERS = [("X-Content-Type-Options", "nosniff"), ("Referrer-Policy", "
 
 def _security_headers(response):
     headers = response.headers
-    headers.setdefault("Content-Security-Policy", CSP)
+    headers.setdefault("Content-Security-Policy", current_app.extensions["portal.csp"])
     headers.extend(SECURITY_HEADERS)  # no view sets any of these
     if request.endpoint != "static":
         headers.setdefault("Cache-Control", "no-store")  # (the brand's files say how long they keep)

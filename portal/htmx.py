@@ -36,7 +36,11 @@ def render(fragment, status=200, page=None, oob=(), retarget=None, template="acc
 
 def redirect_to(endpoint, **values):
     """303 for a plain POST (Post/Redirect/Get); 200 with HX-Redirect for htmx."""
-    url = url_for(endpoint, **values)
+    return redirect_to_url(url_for(endpoint, **values))
+
+
+def redirect_to_url(url):
+    """redirect_to for a URL already checked (a return target)."""
     if is_htmx():
         response = make_response("", 200)
         response.headers["HX-Redirect"] = url

@@ -8,11 +8,11 @@ user at once; idle and absolute limits end a session on their own.
 import secrets
 from datetime import datetime, timedelta
 
-from flask import current_app, g, session
+from flask import current_app, g, request, session
 from flask.sessions import SecureCookieSessionInterface
 from sqlalchemy import delete, select, update
 
-from . import clock, devices, mail
+from . import clock, devices, mail, return_target
 from .extensions import db
 from .models import User, UserSession
 
@@ -21,6 +21,11 @@ class CookieSessions(SecureCookieSessionInterface):
     """Flask's signed-cookie sessions, with the signing serializer that Flask makes twice a
     request (opening and saving) made once per secret key instead: making one costs about as
     much as signing the cookie (measured: about 5 % of the access page)."""
+
+    def should_set_cookie(self, app, session):
+        """No cookie from a view that only asks who is signed in (read_only), whatever
+        SESSION_REFRESH_EACH_REQUEST says."""
+        return not _read_only() and super().should_set_cookie(app, session)
 
     def get_signing_serializer(self, app):
         keys = (app.secret_key, tuple(app.config.get("SECRET_KEY_FALLBACKS") or ()))
@@ -31,7 +36,8 @@ class CookieSessions(SecureCookieSessionInterface):
 
 
 def begin(sign_in, client_ip, user_agent, device_cookie):
-    """A new session for a successful SignIn: nothing of the anonymous one survives. The
+    """A new session for a successful SignIn: nothing of the anonymous one survives but the
+    return target (renew). The
     server keeps a row for it (the account page lists it, and it can be closed alone). A
     sign-in from a browser the account has not used before e-mails the owner."""
     user = sign_in.user
@@ -49,11 +55,18 @@ def begin(sign_in, client_ip, user_agent, device_cookie):
                    user=user, at=clock.local(now), client_ip=client_ip, device=device,
                    base_url=current_app.config["PUBLIC_BASE_URL"].rstrip("/"))
     db.session.commit()
-    session.clear()
+    renew()
     stamp = now.isoformat()
     session.update(uid=user.id, epoch=user.session_epoch, sid=sid, auth_at=stamp, seen_at=stamp,
                    previous_login=[previous, sign_in.previous_login_ip, sign_in.previous_login_device])
     session.permanent = True
+
+
+def renew():
+    """Nothing of the session so far survives but where the person is going (the return target)."""
+    carried = {key: session[key] for key in return_target.CARRIED if key in session}
+    session.clear()
+    session.update(carried)
 
 
 def end(user):
@@ -109,10 +122,23 @@ def current_user():
     return user
 
 
+def read_only(view):
+    """Mark a view that only asks who is signed in (the forward-auth check): load() leaves the
+    session as it is (no refresh of its last use, no clearing of a void one) and no cookie is
+    sent back. The view calls current_user() itself."""
+    view.reads_session_only = True
+    return view
+
+
+def _read_only():
+    view = current_app.view_functions.get(request.endpoint) if request.endpoint else None
+    return getattr(view, "reads_session_only", False)
+
+
 def load():
     """g.user for the signed-in user of this request, ending the session if it is void."""
     g.user = None
-    if session.get("uid") is None:
+    if session.get("uid") is None or _read_only():
         return
     user = current_user()
     if user is None:

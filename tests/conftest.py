@@ -171,3 +171,45 @@ def espeak():
             pytest.fail(message)
         pytest.skip(message)
     return program
+
+
+@pytest.fixture(scope="session")
+def front_door(tmp_path_factory):
+    """The application behind Debian's nginx, the portal as its front door (tests/front_door.py):
+    a live portal (gunicorn, TestConfig on an SQLite file, its outbox worker mailing a real SMTP
+    inbox), the stand-in application (tests/stand_in_app.py) and nginx in front of it, each on a
+    127.0.0.1 port. ALLOWED_RETURN_HOSTS is nginx's address. `app`: the same portal in this
+    process, for making accounts (helpers.make_user). nginx missing: fail under CI=true, else skip."""
+    from types import SimpleNamespace
+
+    from front_door import FrontDoor, nginx_program
+    from live_server import LiveServer
+
+    if nginx_program() is None:
+        message = "nginx no está instalado (apt-get install nginx): el portal frente a la aplicación no se puede probar"
+        if os.environ.get("CI") == "true":
+            pytest.fail(message)
+        pytest.skip(message)
+    folder = tmp_path_factory.mktemp("front-door")
+    door_port, portal_port = helpers.free_port(), helpers.free_port()
+    with smtp_server(Inbox()) as inbox:
+        settings = {"SQLALCHEMY_DATABASE_URI": f"sqlite:///{folder / 'portal.db'}", "MAIL_SERVER": "127.0.0.1",
+                    "MAIL_PORT": inbox.port, "PUBLIC_BASE_URL": f"http://127.0.0.1:{portal_port}",
+                    "ALLOWED_RETURN_HOSTS": f"127.0.0.1:{door_port}"}
+        portal = LiveServer.portal(folder / "portal.log", folder / "instance", settings, port=portal_port, outbox=True)
+        app = portal.build_app()  # the schema, before any worker starts
+        application = LiveServer(folder / "application.log", "stand_in_app:application", workers=1, ready_path="/",
+                                 env={"PORTAL_URL": portal.url})
+        door = FrontDoor(folder / "nginx", portal.url, application.url, port=door_port)
+        try:
+            portal.start()
+            application.start()
+            door.start()
+            yield SimpleNamespace(portal=portal, application=application, door=door, inbox=inbox, app=app)
+        finally:
+            door.stop()
+            application.stop()
+            portal.stop()
+            with app.app_context():
+                db.session.remove()
+                db.engine.dispose()

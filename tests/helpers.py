@@ -1,7 +1,11 @@
 """Helpers shared by the tests: constants, a hand-moved clock, form posts, a real SMTP inbox."""
+import http.cookiejar
 import re
 import socket
 import threading
+import urllib.error
+import urllib.parse
+import urllib.request
 from contextlib import contextmanager
 from datetime import datetime, timedelta
 from email import message_from_bytes, policy
@@ -349,6 +353,37 @@ def fail(client, username, times=1, htmx=False):
     for _ in range(times):
         response = login(client, username, "Equivocada.1", captcha=CAPTCHA, htmx=htmx)
     return response
+
+
+# A browser without JavaScript against a live server (tests/live_server.py)
+
+class NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args, **kwargs):
+        return None
+
+
+class Visitor:
+    """One browser without JavaScript: its own cookies, no redirects followed."""
+
+    def __init__(self):
+        self.jar = http.cookiejar.CookieJar()
+        self.opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(self.jar), NoRedirect)
+        self.token = None
+
+    def request(self, url, data=None, timeout=30, headers=None):
+        """(status, body, headers); data: a form POST with the token start() read."""
+        body = urllib.parse.urlencode({**data, "csrf_token": self.token}).encode() if data is not None else None
+        try:
+            with self.opener.open(urllib.request.Request(url, data=body, headers=headers or {}),
+                                  timeout=timeout) as response:
+                return response.status, response.read().decode(), response.headers
+        except urllib.error.HTTPError as error:
+            return error.code, error.read().decode(), error.headers
+
+    def start(self, base):
+        status, page, _ = self.request(base + "/")
+        self.token = re.search(r'"X-CSRFToken": "([^"]+)"', page).group(1)
+        return status
 
 
 def free_port():

@@ -30,6 +30,9 @@ ROWS = (
     "CAPTCHA audio past its limit",
     "Access page with everything it loads",
     "Peak RSS of a gunicorn worker",
+    "GET /api/verificar, signed in (200), SQLite",
+    "GET /api/verificar, not signed in (401), SQLite",
+    "GET /api/verificar, signed in (200), PostgreSQL",
 )
 
 

@@ -14,6 +14,7 @@ from joserfc.jwk import KeySet
 
 from helpers import (
     BASE_URL,
+    CAPTCHA,
     EMAIL,
     NAME,
     NONCE,
@@ -193,6 +194,22 @@ def test_a_visitor_not_signed_in_meets_the_access_page_with_the_request_as_retur
     assert not rows(app, OidcCode)
 
 
+def test_after_signing_in_the_visitor_comes_back_to_the_authorization_request(app, user, rp):
+    """Through every sign-in rule: a wrong password, then the CAPTCHA with the right one."""
+    client_id, secret = rp
+    browser = app.test_client()
+    verifier, challenge = pkce_pair()
+    access = browser.get(authorization_path(client_id, challenge)).headers["Location"]
+    assert browser.get(access).status_code == 200  # the access page, with the request kept
+    assert login(browser, NAME, "Equivocada.1").status_code == 200
+    signed_in = login(browser, NAME, PASSWORD, captcha=CAPTCHA)
+    assert signed_in.status_code == 303
+    assert signed_in.headers["Location"].startswith("/oidc/autorizar?")
+    back = browser.get(signed_in.headers["Location"])
+    assert back.headers["Location"].startswith(RP_REDIRECT + "?") and query_of(back)["state"] == STATE
+    assert exchange(app.test_client(), client_id, secret, query_of(back)["code"], verifier).status_code == 200
+
+
 def test_prompt_none_without_a_session_answers_login_required(app, rp):
     response, _ = authorize(app.test_client(), rp[0], prompt="none")
     assert response.headers["Location"].startswith(RP_REDIRECT + "?")
@@ -225,7 +242,8 @@ def test_first_sign_in_set_up_comes_before_the_code(app, setup_user, rp):
     browser = app.test_client()
     login(browser, SETUP_NAME, TEMPORARY)
     response, _ = authorize(browser, rp[0])
-    assert urlsplit(response.headers["Location"]).path == "/cambiar-contrasena"
+    waiting = browser.get(response.headers["Location"])  # the request kept as the return target
+    assert urlsplit(browser.get(waiting.headers["Location"]).headers["Location"]).path == "/cambiar-contrasena"
     assert not rows(app, OidcCode)
 
 

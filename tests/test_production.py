@@ -3,16 +3,12 @@
 These tests start real servers and services on 127.0.0.1 only, bounded in time and count.
 """
 import http.client
-import http.cookiejar
 import logging
 import os
 import re
 import signal
 import subprocess
 import time
-import urllib.error
-import urllib.parse
-import urllib.request
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from email import message_from_bytes, policy
@@ -21,39 +17,12 @@ import pytest
 import sqlalchemy
 from live_server import LiveServer
 
-from helpers import CAPTCHA, PASSWORD, free_port
+from helpers import CAPTCHA, PASSWORD, Visitor, free_port
 from portal import accounts, passwords
 from portal.extensions import db
 from portal.models import AuthEvent, LoginThrottle, User
 
 pytestmark = pytest.mark.services
-
-
-class NoRedirect(urllib.request.HTTPRedirectHandler):
-    def redirect_request(self, *args, **kwargs):
-        return None
-
-
-class Visitor:
-    """One browser without JavaScript: its own cookies, no redirects followed."""
-
-    def __init__(self):
-        self.jar = http.cookiejar.CookieJar()
-        self.opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(self.jar), NoRedirect)
-        self.token = None
-
-    def request(self, url, data=None, timeout=30):
-        body = urllib.parse.urlencode({**data, "csrf_token": self.token}).encode() if data is not None else None
-        try:
-            with self.opener.open(urllib.request.Request(url, data=body), timeout=timeout) as response:
-                return response.status, response.read().decode(), response.headers
-        except urllib.error.HTTPError as error:
-            return error.code, error.read().decode(), error.headers
-
-    def start(self, base):
-        status, page, _ = self.request(base + "/")
-        self.token = re.search(r'"X-CSRFToken": "([^"]+)"', page).group(1)
-        return status
 
 
 @pytest.fixture

@@ -1,10 +1,10 @@
 """The access page and sign-in: the login form, its error box, the lock and account notices."""
-from flask import Blueprint, g, redirect, request, session, url_for
+from flask import Blueprint, flash, g, redirect, request, session, url_for
 
-from .. import accounts, captcha, clock, devices, lockout, sessions
+from .. import accounts, captcha, clock, devices, lockout, return_target, sessions
 from ..extensions import client_address, limit, limiter
 from ..forms import LoginForm
-from ..htmx import redirect_to, render
+from ..htmx import redirect_to, redirect_to_url, render
 
 bp = Blueprint("access", __name__)
 
@@ -14,8 +14,12 @@ bp = Blueprint("access", __name__)
 # CAPTCHAs, and the recovery and lock pages that follow an account.
 @bp.get("/")
 def index():
-    if g.user is not None:
-        return redirect(url_for("account.index"))
+    """The access page; `rd`: where to go once signed in (kept in the session, see return_target)."""
+    if "rd" in request.args:
+        return_target.remember(request.args["rd"])
+    if g.user is not None:  # (while the first sign-in set-up is pending, the target waits for it)
+        target = return_target.take() if g.user.secret_question is not None else None
+        return redirect(target or url_for("account.index"))
     until = _current_lock()
     if until:
         return render("lockout", **_lock_context(until))
@@ -44,9 +48,9 @@ def login():
     result = _authenticate(form)
     if result.outcome == accounts.OK:
         sessions.begin(result, client_address(), request.user_agent.string, request.cookies.get(devices.COOKIE))
-        if result.user.secret_question is None:  # first sign-in: set-up comes first
+        if result.user.secret_question is None:  # first sign-in: set-up comes first (the target waits)
             return redirect_to("password_change.change_password")
-        return redirect_to("account.index")
+        return onward()
     if result.outcome == accounts.LOCKED:
         return render("lockout", retarget="#login-form", **_lock_context(result.locked_until))
     if result.outcome in (accounts.INACTIVE, accounts.DISABLED):
@@ -64,6 +68,15 @@ def lock_status():
     if until:
         return render("lockout", **_lock_context(until))
     return render("login-form", **_form_context())
+
+
+def onward(notice=None):
+    """Signed in: to the return target, or else the home page; the notice is for a page of the
+    portal (an application elsewhere would leave it waiting in the session)."""
+    target = return_target.take()
+    if notice and (target is None or target.startswith("/")):
+        flash(notice)
+    return redirect_to_url(target) if target else redirect_to("account.index")
 
 
 def _authenticate(form):

@@ -6,9 +6,9 @@ sign-in (account_changes.is_recent), or the password typed again in «Confirme s
 """
 from datetime import datetime
 
-from flask import Blueprint, abort, flash, g, redirect, render_template, request, session, url_for
+from flask import Blueprint, abort, current_app, flash, g, redirect, render_template, request, session, url_for
 
-from .. import account_changes, audit, clock, content, policy, secret_question, sessions
+from .. import account_changes, audit, clock, content, policy, return_target, secret_question, sessions
 from ..extensions import client_address, limit, limiter
 from ..forms import AccountPasswordForm, ConfirmPasswordForm, EmailForm, QuestionForm
 from ..htmx import is_htmx, redirect_to, render
@@ -16,16 +16,19 @@ from ..htmx import is_htmx, redirect_to, render
 bp = Blueprint("account", __name__)
 PAGE = "account.html"
 EVENT_KINDS = ("login", "reauth")
+SIGN_OUT = ("account.confirm_logout", "account.logout")
 
 
 @bp.before_request
 def signed_in_only():
     """The page is for a signed-in account that finished its first sign-in set-up."""
     if g.user is None:
+        if request.endpoint == "account.confirm_logout":  # nobody to sign out here: on to the target
+            return redirect(_sign_out_target() or url_for("access.index"))
         if g.get("session_ended"):
             flash("Su sesión terminó. Vuelva a escribir su usuario y contraseña.")
         return _away("access.index")
-    if g.user.secret_question is None:
+    if g.user.secret_question is None and request.endpoint not in SIGN_OUT:  # (set-up may be left by signing out)
         return _away("password_change.change_password")
     return None
 
@@ -42,13 +45,26 @@ def index():
     return render_template(PAGE, **_context())
 
 
+@bp.get("/salir")
+def confirm_logout():
+    """The sign-out link an application shows (`/salir?rd=...`): a page that asks, with a POST
+    form; a GET never signs out (a link or an image elsewhere could make it)."""
+    return render("sign-out-confirm", user=g.user, target=_sign_out_target())
+
+
 @bp.post("/salir")
 def logout():
-    """Sign out of this session (the others go on: «cerrar todas las demás» ends them)."""
+    """Sign out of this session (the others go on: «cerrar todas las demás» ends them); then to
+    the allowed target the sign-out link named (`rd`), or the access page."""
+    target = _sign_out_target()
     audit.record("logout", g.user.username, "ok", client_address())
     sessions.end(g.user)
     flash(f"Salió de {content.brand()['full']}.")
-    return redirect(url_for("access.index"), 303)
+    return redirect(target or url_for("access.index"), 303)
+
+
+def _sign_out_target():
+    return return_target.parse(request.args.get("rd"), current_app.config.get("ALLOWED_RETURN_HOSTS", ""))
 
 
 @bp.post("/cuenta/confirmar")

@@ -91,6 +91,8 @@ def _samples():
             ("Con la sesión de otro usuario abierta", {"user": user, "signed_in": SimpleNamespace(
                 id=2, username="LOPJ750315XY2")}),
         ]),
+        ("sign-out-confirm", [("Salir, desde la aplicación", {"user": user, "target": "https://factura.example/"}),
+                              ("Salir, sin destino", {"user": user, "target": None})]),
         ("link-error", [(label, {"reason": reason}) for reason, label in (
             (coded_link.USED, "Enlace ya usado"), (coded_link.EXPIRED, "Enlace vencido"),
             (coded_link.VOID, "Enlace anulado"), (coded_link.UNKNOWN, "Enlace desconocido"))]),

@@ -91,8 +91,8 @@ def authorize():
         return _authorization_error(provider, error)
     if user is None:
         return redirect(url_for("access.index", rd=_again()))
-    if user.secret_question is None:  # the first sign-in set-up comes first
-        return redirect(url_for("password_change.change_password"))
+    if user.secret_question is None:  # the first sign-in set-up comes first; the request waits for it
+        return redirect(url_for("access.index", rd=_again()))
     grant.auth_time = _signed_in_at()
     response = provider.create_authorization_response(grant=grant, grant_user=user)
     issued = response.status_code == 302 and "code=" in response.headers.get("Location", "")

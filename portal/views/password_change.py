@@ -8,6 +8,7 @@ from .. import accounts, devices, password_change, policy, secret_question, sess
 from ..extensions import client_address, db, limit, limiter
 from ..forms import ChangePasswordForm
 from ..htmx import redirect_to, render
+from .access import onward
 
 bp = Blueprint("password_change", __name__)
 
@@ -69,9 +70,8 @@ def _signed_in_after_change(user, setup):
         result = accounts.signed_in(user, client_address())
         db.session.commit()
     sessions.begin(result, client_address(), request.user_agent.string, request.cookies.get(devices.COOKIE))
-    flash("Su contraseña se cambió. Le enviamos un aviso a su correo." if not setup else
-          "Su cuenta quedó configurada: contraseña, pregunta secreta y correo.")
-    return redirect_to("account.index")
+    return onward("Su contraseña se cambió. Le enviamos un aviso a su correo." if not setup else
+                  "Su cuenta quedó configurada: contraseña, pregunta secreta y correo.")
 
 
 def _needs_question(user, setup):

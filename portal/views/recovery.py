@@ -5,7 +5,7 @@ change-password step (views/password_change.py).
 """
 from flask import Blueprint, g, redirect, request, session, url_for
 
-from .. import audit, captcha, coded_link, secret_question
+from .. import audit, captcha, coded_link, secret_question, sessions
 from ..extensions import client_address, db, limit, limiter
 from ..forms import AnswerForm, RecoveryForm
 from ..htmx import redirect_to, render
@@ -110,7 +110,7 @@ def spend_link():
     if user is None:
         session.pop(LINK, None)
         return redirect_to("recovery.link_refused", motivo=reason)
-    session.clear()  # whoever was signed in here chose to leave for the link's account
+    sessions.renew()  # whoever was signed in here chose to leave for the link's account
     session[NAME] = user.username
     session[PROOF] = make_proof(user, "link")
     return redirect_to("password_change.change_password")
