@@ -1,0 +1,77 @@
+"""The portal as an OpenID Connect provider, walked in Chromium with a relying party nobody
+here wrote: Debian's Apache with mod_auth_openidc (the `relying_party` fixture of
+tests/conftest.py) protecting a page that shows the claims it received.
+
+Open the protected page → the portal's access page → a wrong password → the CAPTCHA with the
+right one → back on the protected page, which shows OIDC_CLAIM_preferred_username = the RFC;
+then the application's logout goes through the provider's end-session endpoint, which signs
+out of the portal too.
+"""
+import itertools
+import re
+from types import SimpleNamespace
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+from conftest import PortalPage, _context
+from portal_steps import CAPTCHA, attempt, fail_once
+
+from helpers import PASSWORD, make_user
+
+serials = itertools.count(1)
+
+
+@pytest.fixture
+def rp_page(browser, relying_party, request):
+    """A fresh browser, checked for console errors and CSP violations on the portal's pages."""
+    live = SimpleNamespace(url=relying_party.portal.url, inbox=relying_party.inbox)
+    wrapped = PortalPage(_context(browser, java_script_enabled=True), live, request.node.name)
+    yield wrapped
+    try:
+        wrapped.assert_clean()
+    finally:
+        wrapped.context.close()
+
+
+@pytest.fixture
+def account(relying_party):
+    serial = next(serials)
+    username = make_user(relying_party.app, f"OIDC8004{serial:02d}XY9", PASSWORD,
+                         email=f"oidc{serial}@prueba.example", display_name="Cliente de la Aplicación")
+    return SimpleNamespace(username=username, password=PASSWORD)
+
+
+def test_sign_in_through_mod_auth_openidc_and_out_again(rp_page, relying_party, account):
+    page, rp, portal = rp_page.page, relying_party.rp, relying_party.portal
+    page.goto(rp.url + "/protegida/")
+    page.wait_for_url(re.compile("^" + re.escape(portal.url) + r"/\?rd="))
+    target = parse_qs(urlsplit(page.url).query)["rd"][0]
+    assert target.startswith("/oidc/autorizar?") and "code_challenge_method=S256" in target
+    assert page.is_visible("#login-form")
+    rp_page.shot("oidc-01-access-page")
+
+    fail_once(page, account.username)  # a wrong password: the CAPTCHA comes
+    assert page.is_visible("#captcha-answer")
+    attempt(page, account.username, account.password, CAPTCHA, settle=False)
+    page.wait_for_url(rp.url + "/protegida/")
+    assert page.inner_text("h1") == "Página protegida"
+    assert page.inner_text("#OIDC_CLAIM_preferred_username") == account.username
+    assert page.inner_text("#OIDC_CLAIM_rfc") == account.username
+    assert page.inner_text("#OIDC_CLAIM_user_kind") == "customer"
+    assert page.inner_text("#OIDC_CLAIM_name") == "Cliente de la Aplicación"
+    assert page.inner_text("#OIDC_CLAIM_iss") == portal.url
+    assert page.inner_text("#OIDC_CLAIM_sub") not in (account.username, "")
+    assert page.inner_text("#remote-user") == account.username
+
+    page.goto(portal.url + "/inicio")  # signed in at the portal too
+    assert page.inner_text("#account-title") == "Mi cuenta"
+
+    page.goto(rp.url + "/protegida/")
+    page.click("#logout")  # mod_auth_openidc → the portal's end-session endpoint → back to the application
+    page.wait_for_url(rp.url + "/adios")
+    assert page.inner_text("#adios") == "Sesión cerrada"
+    page.goto(portal.url + "/inicio")
+    page.wait_for_url(re.compile("^" + re.escape(portal.url) + "/$"))
+    assert page.is_visible("#login-form")  # signed out of the portal
+    page.goto(rp.url + "/protegida/")
+    page.wait_for_url(re.compile("^" + re.escape(portal.url) + r"/\?rd="))  # and of the application
