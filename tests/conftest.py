@@ -236,13 +236,16 @@ def relying_party(tmp_path_factory):
             pytest.fail(message)
         pytest.skip(message)
     folder = tmp_path_factory.mktemp("relying-party")
-    portal_port = helpers.free_port()
+    portal_port, rp_port = helpers.free_port(), helpers.free_port()
     with smtp_server(Inbox()) as inbox:
+        # ALLOWED_RETURN_HOSTS: the application's address, for the sign-in form posted without
+        # JavaScript (its redirect to the application passes the access page's CSP form-action).
         settings = {"SQLALCHEMY_DATABASE_URI": f"sqlite:///{folder / 'portal.db'}", "MAIL_SERVER": "127.0.0.1",
-                    "MAIL_PORT": inbox.port, "PUBLIC_BASE_URL": f"http://127.0.0.1:{portal_port}"}
+                    "MAIL_PORT": inbox.port, "PUBLIC_BASE_URL": f"http://127.0.0.1:{portal_port}",
+                    "ALLOWED_RETURN_HOSTS": f"127.0.0.1:{rp_port}"}
         portal = LiveServer.portal(folder / "portal.log", folder / "instance", settings, port=portal_port, outbox=True)
         app = portal.build_app()  # the schema, before any worker starts
-        rp = RelyingParty(folder / "apache", portal.url, None, None)
+        rp = RelyingParty(folder / "apache", portal.url, None, None, port=rp_port)
         with app.app_context():
             row, secret = clients.create("Aplicación de prueba (Apache)", [rp.redirect_uri], [rp.logged_out_uri])
             rp.client_id, rp.client_secret = row.client_id, secret

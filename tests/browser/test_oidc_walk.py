@@ -75,3 +75,22 @@ def test_sign_in_through_mod_auth_openidc_and_out_again(rp_page, relying_party, 
     assert page.is_visible("#login-form")  # signed out of the portal
     page.goto(rp.url + "/protegida/")
     page.wait_for_url(re.compile("^" + re.escape(portal.url) + r"/\?rd="))  # and of the application
+
+
+
+def test_without_javascript_the_sign_in_form_goes_back_to_the_application(browser, relying_party, account, request):
+    """A plain form POST answered by redirects that end on the application: the access page's
+    CSP (form-action) lists the hosts of ALLOWED_RETURN_HOSTS, where the application's is."""
+    live = SimpleNamespace(url=relying_party.portal.url, inbox=relying_party.inbox)
+    wrapped = PortalPage(_context(browser, java_script_enabled=False), live, request.node.name)
+    try:
+        page, rp = wrapped.page, relying_party.rp
+        page.goto(rp.url + "/protegida/")
+        page.fill("#username", account.username)
+        page.fill("#password", account.password)
+        page.click("#login-submit")
+        page.wait_for_url(rp.url + "/protegida/")
+        assert page.inner_text("#OIDC_CLAIM_preferred_username") == account.username
+        wrapped.assert_clean()
+    finally:
+        wrapped.context.close()
