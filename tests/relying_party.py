@@ -81,7 +81,8 @@ CLAIMS_PAGE = """\
 #!/bin/sh
 escape() {{ printf '%s' "$1" | sed -e 's/&/\\&amp;/g' -e 's/</\\&lt;/g' -e 's/>/\\&gt;/g' -e 's/"/\\&quot;/g'; }}
 printf 'Content-Type: text/html; charset=utf-8\\r\\n\\r\\n'
-printf '<!doctype html><html lang="es"><head><meta charset="utf-8"><title>Protegida</title><link rel="icon" href="data:,"></head><body>'
+printf '<!doctype html><html lang="es"><head><meta charset="utf-8"><title>Protegida</title>'
+printf '<link rel="icon" href="data:,"></head><body>'
 printf '<h1>P&aacute;gina protegida</h1><p id="remote-user">%s</p><table>' "$(escape "$REMOTE_USER")"
 env | grep '^OIDC_CLAIM_' | sort | while IFS='=' read -r name value; do
   printf '<tr><th>%s</th><td id="%s">%s</td></tr>' "$name" "$name" "$(escape "$value")"
@@ -92,7 +93,8 @@ printf '</table><p><a id="logout" href="%s">Salir</a></p></body></html>' '/prote
 LOGGED_OUT_PAGE = """\
 #!/bin/sh
 printf 'Content-Type: text/html; charset=utf-8\\r\\n\\r\\n'
-printf '<!doctype html><html lang="es"><head><meta charset="utf-8"><title>Adios</title><link rel="icon" href="data:,"></head>'
+printf '<!doctype html><html lang="es"><head><meta charset="utf-8"><title>Adios</title>'
+printf '<link rel="icon" href="data:,"></head>'
 printf '<body><h1 id="adios">Sesi&oacute;n cerrada</h1></body></html>'
 """
 
