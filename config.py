@@ -102,7 +102,7 @@ class Config:
     OIDC_REFRESH_TOKEN_DAYS = _int("OIDC_REFRESH_TOKEN_DAYS", 14)
     OIDC_ID_TOKEN_SECONDS = _int("OIDC_ID_TOKEN_SECONDS", 300)
     RATELIMIT_OIDC_TOKEN = os.environ.get("RATELIMIT_OIDC_TOKEN", "600/minute")
-    OIDC_CODE_SECONDS = 60  # an authorization code is valid this long, once
+    OIDC_CODE_SECONDS = _int("OIDC_CODE_SECONDS", 60)  # an authorization code is valid this long, once
 
 
 class TestConfig(Config):

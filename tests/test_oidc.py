@@ -17,6 +17,7 @@ from helpers import (
     CAPTCHA,
     EMAIL,
     NAME,
+    NEW_PASSWORD,
     NONCE,
     PASSWORD,
     QUESTION,
@@ -614,3 +615,26 @@ def test_the_provider_refuses_to_start_in_production_without_its_key(tmp_path):
         db.session.remove()
         db.engine.dispose()
 
+
+
+def test_housekeeping_forgets_old_codes_and_dead_tokens(app, clock, browser, rp):
+    from portal import outbox
+
+    code, verifier = code_for(browser, rp[0])
+    tokens_for(app, browser, rp, nonce="n-10")
+    clock.advance(days=2)
+    with app.app_context():
+        outbox.housekeeping()
+    assert not rows(app, OidcCode) and not rows(app, OidcToken)
+    assert exchange(app.test_client(), *rp, code, verifier).status_code == 400
+
+
+def test_a_password_changed_on_the_account_page_revokes_the_tokens(app, browser, rp):
+    from helpers import csrf_token
+
+    body = tokens_for(app, browser, rp)
+    token = csrf_token(browser, "/inicio")
+    changed = browser.post("/cuenta/contrasena", data={"csrf_token": token, "current_password": PASSWORD,
+                                                        "new_password": NEW_PASSWORD, "confirm_password": NEW_PASSWORD})
+    assert changed.status_code == 303, text(changed)
+    assert userinfo(app.test_client(), body["access_token"]).status_code == 401

@@ -45,7 +45,7 @@ def upgrade():
                     sa.PrimaryKeyConstraint('id'),
                     sa.UniqueConstraint('code_hash'))
     with op.batch_alter_table('oidc_codes', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_oidc_codes_client_id'), ['client_id'], unique=False)
+        batch_op.create_index('ix_oidc_codes_client_nonce', ['client_id', 'nonce'], unique=False)
         batch_op.create_index(batch_op.f('ix_oidc_codes_user_id'), ['user_id'], unique=False)
     op.create_table('oidc_tokens',
                     sa.Column('id', sa.Integer(), nullable=False),

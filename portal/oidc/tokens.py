@@ -17,11 +17,13 @@ import hashlib
 from datetime import timedelta
 
 from flask import current_app
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 
 from .. import accounts, clock, passwords
 from ..extensions import db
 from ..models import OidcCode, OidcToken, User
+
+KEPT = timedelta(days=1)  # a used code is remembered this long after it expired (replays are refused)
 
 
 def digest(value):
@@ -142,6 +144,17 @@ def revoke_user(user):
 
 def revoke_client(client_id):
     return _revoke(OidcToken.client_id == client_id)
+
+
+def purge():
+    """Codes past their time and tokens that can no longer be used (nor show a replay) go."""
+    now = clock.now()
+    done = db.session.execute(delete(OidcCode).where(OidcCode.expires_at < now - KEPT)).rowcount
+    done += db.session.execute(delete(OidcToken).where(
+        OidcToken.expires_at < now - KEPT,
+        (OidcToken.refresh_expires_at.is_(None)) | (OidcToken.refresh_expires_at < now - KEPT))).rowcount
+    db.session.commit()
+    return done
 
 
 def nonce_used(client_id, nonce):
