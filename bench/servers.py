@@ -124,6 +124,7 @@ class Servers:
                               text=True, timeout=120)
         if done.returncode != 0:
             raise BenchError(f"flask {' '.join(args[:3])} failed: {done.stderr[-2000:]}")
+        return done.stdout
 
     def stop_all(self):
         for server in self.made:

@@ -33,6 +33,7 @@ ROWS = (
     "GET /api/verificar, signed in (200), SQLite",
     "GET /api/verificar, not signed in (401), SQLite",
     "GET /api/verificar, signed in (200), PostgreSQL",
+    "POST /oidc/token (OpenID Connect code exchange, SQLite)",
 )
 
 
