@@ -116,6 +116,7 @@ def test_jwks_publishes_public_keys_only(client):
     assert len(keys) == 1
     assert keys[0]["kty"] == "RSA" and keys[0]["alg"] == "RS256" and keys[0]["use"] == "sig" and keys[0]["kid"]
     assert not {"d", "p", "q", "dp", "dq", "qi"} & set(keys[0])
+    assert client.get("/oidc/jwks").get_json()["keys"] == keys  # made once, kept
 
 
 def test_signing_keys_are_stored_encrypted(app, client):

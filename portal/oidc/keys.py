@@ -10,7 +10,7 @@ adds the next.
 """
 import click
 from cryptography.fernet import Fernet, InvalidToken
-from flask import current_app
+from flask import current_app, g
 from flask.cli import AppGroup
 from joserfc.jwk import KeySet, RSAKey
 from sqlalchemy import func, select
@@ -70,30 +70,34 @@ def _newest():
 
 
 def add_key(generation):
-    """Store a new key of this generation, unless another process stored it first; whether
-    this call stored it."""
+    """Add a new key of this generation to the session's transaction (the caller commits), unless
+    another process stored it first; whether this call added it. (In the caller's transaction,
+    not one of its own: on SQLite a second connection would wait for the caller's writes.)"""
     key = RSAKey.generate_key(RSA_BITS, parameters={"use": "sig", "alg": ALG}, auto_kid=True)
     dialect = sqlite if db.engine.dialect.name == "sqlite" else postgresql
-    with db.engine.begin() as connection:  # its own transaction: the caller's is left alone
-        stored = connection.scalar(dialect.insert(SigningKey).values(
-            generation=generation, kid=key.kid, alg=ALG, private_key=_fernet().encrypt(key.as_pem(private=True)),
-            public_jwk=key.as_dict(private=False), created_at=clock.now(),
-        ).on_conflict_do_nothing().returning(SigningKey.generation))
+    stored = db.session.scalar(dialect.insert(SigningKey).values(
+        generation=generation, kid=key.kid, alg=ALG, private_key=_fernet().encrypt(key.as_pem(private=True)),
+        public_jwk=key.as_dict(private=False), created_at=clock.now(),
+    ).on_conflict_do_nothing().returning(SigningKey.generation))
     return stored == generation
 
 
 def current():
-    """The newest key's row, made when there is none yet."""
+    """The newest key's row, made (and committed, with whatever the caller's transaction holds)
+    when there is none yet."""
     row = _newest()
     if row is None:
         add_key(1)
+        db.session.commit()
         row = _newest()
     return row
 
 
 def signing_key():
     """The private key that signs now (a joserfc key with its kid); decrypted once per kid and
-    process, the newest kid read from the database every time."""
+    process, the newest kid read from the database once per request."""
+    if "oidc_signing_key" in g:
+        return g.oidc_signing_key
     row = current()
     made = current_app.extensions.setdefault("portal.oidc_private_keys", {})
     if row.kid not in made:
@@ -102,6 +106,7 @@ def signing_key():
         except InvalidToken:
             raise RuntimeError("The OIDC signing key does not decrypt with OIDC_KEY_ENCRYPTION_KEY.") from None
         made[row.kid] = RSAKey.import_key(pem, parameters={"kid": row.kid, "use": "sig", "alg": row.alg})
+    g.oidc_signing_key = made[row.kid]
     return made[row.kid]
 
 

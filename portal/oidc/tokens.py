@@ -60,6 +60,7 @@ def claim_code(code, client_id):
         return row, EXPIRED
     claimed = db.session.execute(update(OidcCode).where(OidcCode.id == row.id, OidcCode.used_at.is_(None))
                                  .values(used_at=now)).rowcount
+    db.session.expunge(row)  # what was read stays readable after the commit, without reading it again
     db.session.commit()
     if claimed != 1:
         revoke_line(row.id)
@@ -69,6 +70,7 @@ def claim_code(code, client_id):
 
 
 def save_token(token, client_id, user, scope, code_id, auth_time, password_marker):
+    """Add the tokens' row to the transaction (the caller commits, with its auth event)."""
     now = clock.now()
     refresh = token.get("refresh_token")
     row = OidcToken(client_id=client_id, user_id=user.id, code_id=code_id, access_hash=digest(token["access_token"]),
@@ -78,7 +80,6 @@ def save_token(token, client_id, user, scope, code_id, auth_time, password_marke
                     refresh_expires_at=now + timedelta(days=current_app.config["OIDC_REFRESH_TOKEN_DAYS"])
                     if refresh else None)
     db.session.add(row)
-    db.session.commit()
     return row
 
 
@@ -98,6 +99,7 @@ def claim_refresh(refresh_token, client_id):
         return row, EXPIRED
     claimed = db.session.execute(update(OidcToken).where(OidcToken.id == row.id, OidcToken.revoked_at.is_(None))
                                  .values(revoked_at=now)).rowcount
+    db.session.expunge(row)
     db.session.commit()
     if claimed != 1:
         if row.code_id is not None:
