@@ -61,8 +61,8 @@ PHASES = {
     # codes made beforehand must outlive the runs that exchange them
     "oidc": {"RATELIMIT_PAGES": HIGH, "RATELIMIT_OIDC_TOKEN": HIGH, "OIDC_CODE_SECONDS": "900"},
 }
-# The PostgreSQL database of the forward-auth case: emptied (schema public dropped) and used by
-# the run. The default is used only when it answers; else the row says "not run".
+# The PostgreSQL database of the forward-auth case: the run works in a schema of its own, made
+# and dropped by it. The default is used only when it answers; else the row says "not run".
 BENCH_DATABASE_URL = os.environ.get("BENCH_DATABASE_URL")
 DEFAULT_BENCH_DATABASE_URL = "postgresql://postgres@127.0.0.1:5432/test_h1"
 FORWARD_AUTH = "/api/verificar"
@@ -411,12 +411,16 @@ class Bench:
         if url is None:
             self.journal.detail(f"**Forward authentication on PostgreSQL**: not run ({reason}).")
             return
-        empty_schema(url)
-        env = {"DATABASE_URL": url}
-        self.seed(env)
-        self.journal.say(f"portal, forward-auth settings on PostgreSQL ({redacted(url)})")
-        with self.servers.portal("forward-auth-pg", {**PHASES["forward-auth"], **env}) as server:
-            self.forward_auth(server, "forward-auth-pg", anonymous=False)
+        schema = f"bench_{secrets.token_hex(6)}"  # this run's own: nothing else in the database is touched
+        postgres(url, f"CREATE SCHEMA {schema}")
+        try:
+            env = {"DATABASE_URL": in_schema(url, schema)}
+            self.seed(env)
+            self.journal.say(f"portal, forward-auth settings on PostgreSQL ({redacted(url)}, schema {schema})")
+            with self.servers.portal("forward-auth-pg", {**PHASES["forward-auth"], **env}) as server:
+                self.forward_auth(server, "forward-auth-pg", anonymous=False)
+        finally:
+            postgres(url, f"DROP SCHEMA {schema} CASCADE")
 
     def forward_auth(self, server, group, anonymous):
         """A session signed in through the portal, then GET /api/verificar with its cookie (and
@@ -563,15 +567,21 @@ def postgresql_url():
     return url, None
 
 
-def empty_schema(url):
+def postgres(url, statement):
+    """One statement of the run's own (its schema made or dropped), in a transaction."""
     import sqlalchemy
 
     from portal.database import engine_url
 
     engine = sqlalchemy.create_engine(engine_url(url))
     with engine.begin() as connection:
-        connection.execute(sqlalchemy.text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
+        connection.execute(sqlalchemy.text(statement))
     engine.dispose()
+
+
+def in_schema(url, schema):
+    """The database URL whose connections work in `schema` (libpq's `options`: search_path)."""
+    return f"{url}{'&' if '?' in url else '?'}options=-csearch_path%3D{schema}"
 
 
 def redacted(url):

@@ -143,8 +143,9 @@ def report(bench, rows, started, finished, argv):
         "application): one session signed in through the portal, its cookie and an `X-Original-URL` header on "
         "every request; the answer must be 200 with `Remote-User`, or 401 with a `Location` carrying `rd` for "
         "the requests without the cookie. Then the same signed-in case on PostgreSQL (`BENCH_DATABASE_URL`, "
-        "default `postgresql://postgres@127.0.0.1:5432/test_h1`, emptied first; the row says \"not run\" when "
-        "it does not answer), its accounts made again with the support CLI.",
+        "default `postgresql://postgres@127.0.0.1:5432/test_h1`; the run works in a schema of its own, made "
+        "and dropped by it; the row says \"not run\" when it does not answer), its accounts made again with "
+        "the support CLI.",
         "- **OpenID Connect token endpoint** (`POST /oidc/token`): a client registered with the support CLI, one "
         "session signed in through the portal making one authorization code per request beforehand "
         "(`GET /oidc/autorizar` with PKCE S256); each request exchanges one code (client_secret_post, its "

@@ -16,9 +16,10 @@ A safe target is
     for the subdomains of example.com; "http://" only to a loopback host (127.0.0.0/8, ::1,
     localhost) listed with its port, for local set-ups and tests.
 Refused whatever the host: backslashes, whitespace and control characters (also percent-encoded,
-at any depth of encoding), userinfo ("@" before the host), "%" in the host, non-ASCII text,
-"." and ".." path segments (also ";"-suffixed ones such as "..;"), other schemes (javascript:,
-data:, ...), and anything over MAX_LENGTH characters. It is a list of what is accepted: an
+at any depth of encoding, before the query; in the query and fragment, control characters),
+userinfo ("@" before the host), "%" in the host, non-ASCII text, "." and ".." path segments
+(also ";"-suffixed ones such as "..;"), other schemes (javascript:, data:, ...), and anything
+over MAX_LENGTH characters. It is a list of what is accepted: an
 entry matches its host exactly, or a whole label suffix (".example.com" never matches
 "evilexample.com").
 """
@@ -33,6 +34,7 @@ CARRIED = (KEY,)
 MAX_LENGTH = 2048
 DEFAULT_PORTS = {"https": 443, "http": 80}
 _UNSAFE = re.compile(r"[\x00-\x20\x7f\\]")  # control characters, space, backslash
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _HOST = re.compile(r"^[a-z0-9.-]+$|^\[[0-9a-f:.]+\]$")
 
 
@@ -55,13 +57,17 @@ def take():
 
 def parse(raw, allowed_hosts):
     """`raw` when it is a safe target under `allowed_hosts` (the ALLOWED_RETURN_HOSTS text), else None."""
-    if not isinstance(raw, str) or not raw or len(raw) > MAX_LENGTH or not raw.isascii():
+    if (not isinstance(raw, str) or not raw or len(raw) > MAX_LENGTH or not raw.isascii()
+            or _UNSAFE.search(raw)):
         return None
-    decoded = _fully_decoded(raw)
-    if decoded is None or _UNSAFE.search(decoded) or _dot_segments(decoded):
+    cut = min((i for i in (raw.find("?"), raw.find("#")) if i >= 0), default=len(raw))
+    decoded, query = _fully_decoded(raw[:cut]), _fully_decoded(raw[cut:])
+    if decoded is None or query is None or _UNSAFE.search(decoded) or _CONTROL.search(query):
+        return None  # (an encoded space may stay in the query: "scope=openid%20email")
+    if any(segment.split(";", 1)[0] in (".", "..") for segment in decoded.split("/")):
         return None
     if raw.startswith("/"):
-        return raw if not decoded.startswith(("//", "/\\")) and not raw.startswith("//") else None
+        return raw if not decoded.startswith("//") else None
     scheme, sep, _rest = raw.partition("://")
     if not sep or scheme.lower() not in DEFAULT_PORTS:
         return None
@@ -91,11 +97,6 @@ def _fully_decoded(raw):
             return decoded
         text = decoded
     return None  # still encoded after four rounds: no honest URL is
-
-
-def _dot_segments(decoded):
-    path = urlsplit(decoded).path if "://" in decoded else decoded.split("?", 1)[0].split("#", 1)[0]
-    return any(segment.split(";", 1)[0] in (".", "..") for segment in path.split("/"))
 
 
 def _allowed(scheme, hostname, port, allowed_hosts):

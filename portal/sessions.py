@@ -109,15 +109,15 @@ def open_sessions(user):
 def current_user():
     """The user this request's session stands for, applying every rule (the account exists and
     is not disabled, the epoch matches, the session's row is open, idle and absolute limits),
-    or None. It reads and writes nothing of the session or the database."""
-    uid = session.get("uid")
-    if uid is None:
+    or None. It reads and writes nothing of the session, and reads the database once (the
+    account and its open session row in one query: the forward-auth check asks on every
+    request of the application)."""
+    uid, sid = session.get("uid"), session.get("sid")
+    if uid is None or not isinstance(sid, str) or _expired(clock.now()):
         return None
-    user = db.session.get(User, uid)
-    if user is None or user.disabled or session.get("epoch") != user.session_epoch or _expired(clock.now()):
-        return None
-    row = db.session.get(UserSession, session.get("sid")) if isinstance(session.get("sid"), str) else None
-    if row is None or row.user_id != user.id or row.revoked_at is not None:
+    user = db.session.scalars(select(User).join(UserSession, UserSession.user_id == User.id).where(
+        User.id == uid, UserSession.id == sid, UserSession.revoked_at.is_(None))).first()
+    if user is None or user.disabled or session.get("epoch") != user.session_epoch:
         return None
     return user
 

@@ -178,8 +178,9 @@ def front_door(tmp_path_factory):
     """The application behind Debian's nginx, the portal as its front door (tests/front_door.py):
     a live portal (gunicorn, TestConfig on an SQLite file, its outbox worker mailing a real SMTP
     inbox), the stand-in application (tests/stand_in_app.py) and nginx in front of it, each on a
-    127.0.0.1 port. ALLOWED_RETURN_HOSTS is nginx's address. `app`: the same portal in this
-    process, for making accounts (helpers.make_user). nginx missing: fail under CI=true, else skip."""
+    127.0.0.1 port. ALLOWED_RETURN_HOSTS is nginx's address (and `caddy_port`'s, where a test may
+    start Caddy: front_door.CaddyDoor). `app`: the same portal in this process, for making
+    accounts (helpers.make_user). nginx missing: fail under CI=true, else skip."""
     from types import SimpleNamespace
 
     from front_door import FrontDoor, nginx_program
@@ -191,11 +192,11 @@ def front_door(tmp_path_factory):
             pytest.fail(message)
         pytest.skip(message)
     folder = tmp_path_factory.mktemp("front-door")
-    door_port, portal_port = helpers.free_port(), helpers.free_port()
+    door_port, caddy_port, portal_port = helpers.free_port(), helpers.free_port(), helpers.free_port()
     with smtp_server(Inbox()) as inbox:
         settings = {"SQLALCHEMY_DATABASE_URI": f"sqlite:///{folder / 'portal.db'}", "MAIL_SERVER": "127.0.0.1",
                     "MAIL_PORT": inbox.port, "PUBLIC_BASE_URL": f"http://127.0.0.1:{portal_port}",
-                    "ALLOWED_RETURN_HOSTS": f"127.0.0.1:{door_port}"}
+                    "ALLOWED_RETURN_HOSTS": f"127.0.0.1:{door_port},127.0.0.1:{caddy_port}"}
         portal = LiveServer.portal(folder / "portal.log", folder / "instance", settings, port=portal_port, outbox=True)
         app = portal.build_app()  # the schema, before any worker starts
         application = LiveServer(folder / "application.log", "stand_in_app:application", workers=1, ready_path="/",
@@ -205,7 +206,8 @@ def front_door(tmp_path_factory):
             portal.start()
             application.start()
             door.start()
-            yield SimpleNamespace(portal=portal, application=application, door=door, inbox=inbox, app=app)
+            yield SimpleNamespace(portal=portal, application=application, door=door, inbox=inbox, app=app,
+                                  folder=folder, caddy_port=caddy_port)
         finally:
             door.stop()
             application.stop()

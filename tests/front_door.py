@@ -1,10 +1,13 @@
-"""Debian's nginx as the front door of the application (tests only): `auth_request` to the
-portal's /api/verificar, the Remote-* headers of its answer passed on to the application (and
-none the client sent), a 401 turned into the redirect the portal names (`error_page 401 =302`).
+"""Debian's nginx (and Caddy) as the front door of the application (tests only).
 
-The same configuration is shown in README.md ("Putting the portal in front of e-Factura").
-Everything nginx writes (pid, logs, temporary files) stays in the folder it is given; it runs
-in the foreground as a child process, stopped by its pid.
+nginx: `auth_request` to the portal's /api/verificar, the Remote-* headers of its answer passed
+on to the application (and none the client sent), a 401 turned into the redirect the portal
+names (`error_page 401 =302`). Caddy: `forward_auth`, which passes the portal's 302 or 401 on
+to the browser, after taking the client's Remote-* headers off.
+
+The same configurations are shown in README.md ("Putting the portal in front of e-Factura").
+Everything a proxy writes (pid, logs, temporary files, Caddy's data) stays in the folder it is
+given; it runs in the foreground as a child process, stopped by its pid.
 """
 import os
 import shutil
@@ -68,12 +71,46 @@ http {{
 """
 
 
+CADDYFILE = """\
+{{
+    admin off
+    auto_https off
+    storage file_system {folder}/data
+}}
+http://{host}:{port} {{
+    bind {host}
+    route {{
+        # What a client sent under these names never reaches the application.
+        request_header -Remote-User
+        request_header -Remote-Name
+        request_header -Remote-Email
+        request_header -Remote-Groups
+        request_header -Remote_User
+        request_header -Remote_Name
+        request_header -Remote_Email
+        request_header -Remote_Groups
+        forward_auth {portal} {{
+            uri /api/verificar
+            copy_headers Remote-User Remote-Name Remote-Email Remote-Groups
+        }}
+        reverse_proxy {application}
+    }}
+}}
+"""
+
+
 def nginx_program():
     return shutil.which("nginx") or ("/usr/sbin/nginx" if Path("/usr/sbin/nginx").exists() else None)
 
 
+def caddy_program():
+    return shutil.which("caddy")
+
+
 class FrontDoor:
     """nginx on 127.0.0.1:port in front of `application`, asking `portal` (base URLs)."""
+
+    name = "nginx"
 
     def __init__(self, folder, portal, application, port=None, program=None):
         self.folder = Path(folder)
@@ -87,33 +124,42 @@ class FrontDoor:
         return CONFIG.format(folder=self.folder, host=HOST, port=self.port, portal=self.portal,
                              application=self.application)
 
-    def start(self, timeout=15):
-        self.folder.mkdir(parents=True, exist_ok=True)
+    def commands(self):
+        """(the command that checks the configuration, the one that runs the proxy)."""
         config = self.folder / "nginx.conf"
         config.write_text(self.config_text())
         command = [self.program, "-p", str(self.folder), "-c", str(config), "-e", str(self.folder / "error.log")]
-        check = subprocess.run([*command, "-t"], capture_output=True, text=True)
+        return [*command, "-t"], command
+
+    def environment(self):
+        return None
+
+    def start(self, timeout=15):
+        self.folder.mkdir(parents=True, exist_ok=True)
+        check_command, command = self.commands()
+        check = subprocess.run(check_command, capture_output=True, text=True, env=self.environment())
         if check.returncode != 0:
-            raise RuntimeError(f"nginx refused its configuration:\n{check.stderr}")
-        with (self.folder / "nginx.out").open("ab") as out:
+            raise RuntimeError(f"{self.name} refused its configuration:\n{check.stderr}{check.stdout}")
+        with (self.folder / "proxy.out").open("ab") as out:
             self.process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
-                                            start_new_session=True, preexec_fn=_die_with_parent)
+                                            start_new_session=True, preexec_fn=_die_with_parent,
+                                            env=self.environment())
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                raise RuntimeError(f"nginx exited ({self.process.returncode}):\n{self.log()}")
+                raise RuntimeError(f"{self.name} exited ({self.process.returncode}):\n{self.log()}")
             try:
                 with socket.create_connection((HOST, self.port), timeout=1):
                     return self
             except OSError:
                 time.sleep(0.1)
         self.stop()
-        raise RuntimeError(f"nginx did not listen on {self.url} within {timeout} s:\n{self.log()}")
+        raise RuntimeError(f"{self.name} did not listen on {self.url} within {timeout} s:\n{self.log()}")
 
     def stop(self, timeout=10):
         if self.process is None or self.process.poll() is not None:
             return
-        self.process.send_signal(signal.SIGQUIT)  # graceful: the master stops its workers
+        self.process.send_signal(signal.SIGQUIT if self.name == "nginx" else signal.SIGTERM)  # graceful
         try:
             self.process.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
@@ -121,13 +167,40 @@ class FrontDoor:
             self.process.wait()
 
     def log(self):
-        try:
-            return (self.folder / "error.log").read_text(errors="replace")[-4000:]
-        except OSError:
-            return ""
+        text = ""
+        for name in ("error.log", "proxy.out"):
+            try:
+                text += (self.folder / name).read_text(errors="replace")[-4000:]
+            except OSError:
+                pass
+        return text
 
     def __enter__(self):
         return self.start()
 
     def __exit__(self, *exc):
         self.stop()
+
+
+class CaddyDoor(FrontDoor):
+    """Caddy on 127.0.0.1:port in front of `application`, asking `portal` with `forward_auth`."""
+
+    name = "caddy"
+
+    def __init__(self, folder, portal, application, port=None, program=None):
+        super().__init__(folder, portal, application, port, program or caddy_program())
+
+    def config_text(self):
+        return CADDYFILE.format(folder=self.folder, host=HOST, port=self.port, portal=self.portal.split("://", 1)[1],
+                                application=self.application.split("://", 1)[1])
+
+    def commands(self):
+        config = self.folder / "Caddyfile"
+        config.write_text(self.config_text())
+        return ([self.program, "validate", "--config", str(config), "--adapter", "caddyfile"],
+                [self.program, "run", "--config", str(config), "--adapter", "caddyfile"])
+
+    def environment(self):
+        """Caddy's home, data and configuration folders in the test's folder."""
+        folder = str(self.folder)
+        return {**os.environ, "HOME": folder, "XDG_DATA_HOME": folder, "XDG_CONFIG_HOME": folder}

@@ -95,6 +95,11 @@ def test_no_session_is_sent_to_sign_in_and_back(client):
     assert sent_to_sign_in(ask(client, NGINX)) == APP_URL
 
 
+def test_a_person_who_opens_the_address_reads_where_to_sign_in(client):
+    response = ask(client)
+    assert response.mimetype == "text/plain" and text(response) == f"Necesita ingresar: {BASE_URL}/\n"
+
+
 def test_a_target_not_allowed_is_not_carried(client):
     assert sent_to_sign_in(ask(client, {"X-Original-URL": "https://evil.example/"})) is None
     assert sent_to_sign_in(ask(client)) is None

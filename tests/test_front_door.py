@@ -1,10 +1,12 @@
-"""The portal as the front door of the application, through Debian's real nginx (tests/front_door.py):
-what reaches the application, and what a client cannot make reach it."""
+"""The portal as the front door of the application, through Debian's real nginx and Caddy
+(tests/front_door.py): what reaches the application, and what a client cannot make reach it."""
 import itertools
+import os
 import re
 from urllib.parse import parse_qs, quote, urlsplit
 
 import pytest
+from front_door import CaddyDoor, caddy_program
 
 from helpers import PASSWORD, Visitor, make_user
 
@@ -100,3 +102,37 @@ def test_the_sign_out_link_of_the_application_asks_then_goes_back(front_door, ac
     status, _, headers = visitor.request(link, {})
     assert status == 303 and headers["Location"] == front_door.door.url + "/"
     assert visitor.request(front_door.door.url + "/")[0] == 302
+
+
+# Caddy's forward_auth passes the portal's answer on to the browser: a 302 for a page
+
+@pytest.fixture(scope="module")
+def caddy(front_door):
+    if caddy_program() is None:
+        message = "caddy no está instalado (apt-get install caddy): forward_auth de Caddy no se puede probar"
+        if os.environ.get("CI") == "true":
+            pytest.fail(message)
+        pytest.skip(message)
+    with CaddyDoor(front_door.folder / "caddy", front_door.portal.url, front_door.application.url,
+                   port=front_door.caddy_port) as door:
+        yield door
+
+
+def test_caddy_sends_a_page_to_the_portal_and_a_script_gets_401(front_door, caddy):
+    status, _, headers = Visitor().request(caddy.url + "/facturas?mes=11")
+    assert status == 302
+    assert parse_qs(urlsplit(headers["Location"]).query)["rd"] == [caddy.url + "/facturas?mes=11"]
+    status, _, _ = Visitor().request(caddy.url + "/facturas", headers={"X-Requested-With": "XMLHttpRequest"})
+    assert status == 401
+    status, _, _ = Visitor().request(caddy.url + "/facturas", data={"folio": "A-1"})
+    assert status == 401
+
+
+@pytest.mark.parametrize("spoofed", [{}, SPOOFED, UNDERSCORED], ids=["plain", "dashes", "underscores"])
+def test_caddy_passes_on_who_it_is_and_nothing_the_client_sent(front_door, caddy, account, spoofed):
+    visitor = signed_in(front_door, account)
+    status, page, _ = visitor.request(caddy.url + "/facturas", headers=spoofed)
+    assert status == 200
+    assert shown(page, "Remote-User") == account and shown(page, "Remote-Groups") == "cliente"
+    assert shown(page, "Remote-Name") == "María Gómez"
+    assert "ADMI" not in page and "evil.example" not in page and "Administrador" not in page

@@ -45,6 +45,8 @@ ACCEPTED = [
     "http://[::1]:8082/",
     "https://facturas.example:8443/x",
     "https://factura.efactura.example/buscar?q=a%2Bb",
+    "https://factura.efactura.example/buscar?q=a%20b",  # an encoded space in the query only
+    "/oidc/autorizar?scope=openid%20email&state=x%2Fy",
 ]
 
 REFUSED = {
@@ -61,6 +63,9 @@ REFUSED = {
     "encoded CRLF": "/%0d%0aSet-Cookie:%20x=1",
     "double-encoded space": "/%2520/evil.example",
     "encoded NUL": "/inicio%00",
+    "encoded CRLF in the query": "/inicio?x=%0d%0aSet-Cookie:x",
+    "encoded NUL in the fragment": "/inicio#%00",
+    "encoded space in the host": "https://factura.efactura.example%20.evil.example/",
     "plain space": "/in icio",
     "newline": "/inicio\nLocation: https://evil.example",
     # dot segments

@@ -43,7 +43,8 @@ def _sign_in_first(asked):
     location = current_app.config["PUBLIC_BASE_URL"].rstrip("/") + (
         url_for("access.index", rd=target) if target else url_for("access.index"))
     page = asked.via_forwarded and asked.method in PAGE_METHODS and not _script_request()
-    response = make_response("", 302 if page else 401)
+    response = make_response(f"Necesita ingresar: {location}\n", 302 if page else 401)
+    response.mimetype = "text/plain"  # for a person who opens this address itself
     response.headers["Location"] = location
     return response
 

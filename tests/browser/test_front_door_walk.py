@@ -69,6 +69,8 @@ def test_sign_in_through_the_front_door_and_out_again(door_page, front_door, acc
 
     page.click("#salir")  # the application's sign-out link: the portal asks first
     swapped(page, "#sign-out-confirm")
+    door_page.axe("sign-out confirmation")
+    door_page.shot("30-sign-out-confirm")
     page.get_by_role("button", name="Salir").click()
     sent_to_the_portal(page, front_door, "/facturas?mes=11")  # back to the application: it sends to sign in
     assert "Salió de e-Factura Acceso." in page.inner_text(".notices")
