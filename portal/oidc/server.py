@@ -18,7 +18,7 @@ from authlib.oidc.core import OpenIDCode, UserInfoEndpoint
 from authlib.oidc.rpinitiated import EndSessionEndpoint
 from flask import current_app, g
 
-from .. import audit, clock
+from .. import audit, clock, sessions
 from ..extensions import db
 from ..models import OidcClient, User
 from . import claims, clients, keys, tokens
@@ -244,8 +244,6 @@ class EndSession(EndSessionEndpoint):
         return [keys.ALG]
 
     def end_session(self, end_session_request):
-        from .. import sessions
-
         user = g.get("user")
         hinted = (end_session_request.id_token_claims or {}).get("sub")
         if user is not None and hinted == claims.subject(user):
