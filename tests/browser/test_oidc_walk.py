@@ -94,3 +94,30 @@ def test_without_javascript_the_sign_in_form_goes_back_to_the_application(browse
         wrapped.assert_clean()
     finally:
         wrapped.context.close()
+
+
+def test_the_refusal_page_and_the_logout_question_read_well(rp_page, relying_party, account):
+    """What a person may meet of the provider on the portal itself: the page for a request from
+    an application that is not registered, and the question a logout without an ID token asks."""
+    page, portal = rp_page.page, relying_party.portal
+    response = page.goto(portal.url + "/oidc/autorizar?response_type=code&client_id=desconocida"
+                                      "&redirect_uri=https%3A%2F%2Fevil.example%2F&scope=openid")
+    assert response.status == 400 and page.url.startswith(portal.url)
+    # Chromium logs the page's own 400 as a console error: that one is expected, and only that one
+    assert rp_page.console_errors == ["Failed to load resource: the server responded with a status of 400 "
+                                      "(BAD REQUEST)"]
+    rp_page.console_errors.clear()
+    assert "no está registrada" in page.inner_text("#oidc-error")
+    rp_page.axe("oidc refusal")
+    rp_page.shot("oidc-02-refusal")
+
+    page.goto(portal.url + "/")
+    attempt(page, account.username, account.password, settle=False)
+    page.wait_for_url("**/inicio")
+    page.goto(portal.url + "/oidc/salir")
+    assert page.is_visible("#oidc-logout")
+    rp_page.axe("oidc logout question")
+    rp_page.shot("oidc-03-logout-question")
+    page.get_by_role("button", name="Cerrar sesión").click()
+    page.wait_for_url(re.compile("^" + re.escape(portal.url) + "/$"))
+    assert page.is_visible("#login-form")
