@@ -10,6 +10,7 @@ from datetime import datetime
 
 from authlib.common.security import generate_token
 from authlib.integrations.flask_oauth2 import AuthorizationServer, ResourceProtector
+from authlib.integrations.flask_oauth2.requests import FlaskOAuth2Request
 from authlib.oauth2.rfc6749 import InvalidRequestError, grants
 from authlib.oauth2.rfc6750 import BearerTokenGenerator, BearerTokenValidator
 from authlib.oauth2.rfc7636 import CodeChallenge
@@ -17,6 +18,7 @@ from authlib.oauth2.rfc7636.challenge import compare_s256_code_challenge
 from authlib.oidc.core import OpenIDCode, UserInfoEndpoint
 from authlib.oidc.rpinitiated import EndSessionEndpoint
 from flask import current_app, g
+from flask import request as flask_request
 
 from .. import audit, clock, sessions
 from ..extensions import db
@@ -273,9 +275,28 @@ def _expires_in(client, grant_type):
     return current_app.config["OIDC_ACCESS_TOKEN_SECONDS"]
 
 
+class AtPublicAddress:
+    """The Flask request as Authlib reads it, at the portal's public address (PUBLIC_BASE_URL)
+    rather than the one the request names: behind a reverse proxy that ends TLS the request
+    itself says http (Authlib would refuse it as insecure transport), and its Host header is
+    the client's to choose."""
+
+    def __init__(self, request):
+        self._request = request
+        self.url = issuer() + (request.full_path if request.query_string else request.path)
+
+    def __getattr__(self, name):
+        return getattr(self._request, name)
+
+
+class Provider(AuthorizationServer):
+    def create_oauth2_request(self, request):
+        return FlaskOAuth2Request(AtPublicAddress(flask_request))
+
+
 def init_app(app):
     """The provider of this app (each app its own: its settings, its grants)."""
-    provider = AuthorizationServer()
+    provider = Provider()
     provider.init_app(app, query_client=clients.find, save_token=save_token)
     provider.register_token_generator("default", BearerTokenGenerator(
         lambda **_: generate_token(43), lambda **_: generate_token(48), _expires_in))
