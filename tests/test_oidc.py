@@ -3,6 +3,7 @@ attacker see it through the endpoints: the code flow with PKCE, the ID token and
 and the negative cases a certification suite tries."""
 import base64
 import json
+import re
 import threading
 from urllib.parse import parse_qs, urlsplit
 
@@ -639,3 +640,25 @@ def test_a_password_changed_on_the_account_page_revokes_the_tokens(app, browser,
                                                         "new_password": NEW_PASSWORD, "confirm_password": NEW_PASSWORD})
     assert changed.status_code == 303, text(changed)
     assert userinfo(app.test_client(), body["access_token"]).status_code == 401
+
+
+def test_behind_a_proxy_that_ends_tls_the_provider_works_at_its_public_address(app, user, rp):
+    """The request reaches the portal over plain http with the proxy's Host (TRUSTED_PROXIES 0):
+    the provider reads it at PUBLIC_BASE_URL, neither refusing it nor answering 500."""
+    behind = {"base_url": "http://10.0.0.5:8000"}
+    browser = app.test_client()
+    page = text(browser.get("/", **behind))
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+    signed_in = browser.post("/entrar", data={"csrf_token": token, "username": NAME, "password": PASSWORD}, **behind)
+    assert signed_in.status_code == 303
+    verifier, challenge = pkce_pair()
+    response = browser.get(authorization_path(rp[0], challenge), **behind)
+    assert response.status_code == 302 and response.headers["Location"].startswith(RP_REDIRECT + "?")
+    client_id, secret = rp
+    token = app.test_client().post("/oidc/token", data={
+        "grant_type": "authorization_code", "code": query_of(response)["code"], "redirect_uri": RP_REDIRECT,
+        "code_verifier": verifier, "client_id": client_id, "client_secret": secret}, **behind)
+    assert token.status_code == 200, text(token)
+    assert app.test_client().get("/oidc/userinfo", headers={"Authorization": "Bearer " + token.get_json()[
+        "access_token"]}, **behind).status_code == 200
+    assert app.test_client().get("/oidc/salir", **behind).status_code == 303
