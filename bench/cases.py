@@ -491,7 +491,7 @@ class Bench:
             signed_in = session_cookie(headers)
             if status != 303 or signed_in is None:
                 raise BenchError(f"oidc: the sign-in for the token case failed (status {status})")
-            count = 200 if self.plan.smoke else 4000  # more than the runs exchange (about 300/s at most here)
+            count = 400 if self.plan.smoke else 4000  # more than the runs exchange (about 300/s at most here)
             started = time.monotonic()
             with concurrent.futures.ThreadPoolExecutor(max_workers=2 * WORKERS) as pool:
                 lines = list(pool.map(lambda n: oidc_exchange_line(server.port, signed_in, client, n), range(count)))
