@@ -610,6 +610,7 @@ def test_the_provider_refuses_to_start_in_production_without_its_key(tmp_path):
     key_file.write_bytes(Fernet.generate_key())
     app = create_app(Production, instance_path=str(tmp_path / "i"), SQLALCHEMY_DATABASE_URI=f"sqlite:///{tmp_path}/p.db",
                      OIDC_KEY_ENCRYPTION_KEY_FILE=str(key_file))
+    assert len(rows(app, SigningKey)) == 1  # made at the first start, before any request
     assert app.test_client().get("/oidc/jwks").status_code == 200
     from portal.extensions import db
 

@@ -5,8 +5,8 @@ Each key is a row of its own (SigningKey), numbered by generation: the newest si
 JWKS endpoint publishes it with the one before it, so that an ID token signed just before a
 rotation still verifies. The private key is stored encrypted (Fernet) under
 OIDC_KEY_ENCRYPTION_KEY, which never enters the database: a copy of the database alone signs
-nothing. The first key is made the first time one is needed; `flask --app wsgi keys rotate`
-adds the next.
+nothing. The first key is made at the first start (or, in the tests, the first time one is
+needed); `flask --app wsgi keys rotate` adds the next.
 """
 import click
 from cryptography.fernet import Fernet, InvalidToken
@@ -57,8 +57,15 @@ def encryption_key(config):
 
 
 def init_app(app):
+    """The encryption key checked, and the first signing key made at the first start (RSA key
+    generation takes a moment: not in a relying party's first request). The tests make theirs
+    when first needed."""
     app.extensions["portal.oidc_fernet"] = encryption_key(app.config)
     app.cli.add_command(keys_cli)
+    if app.config.get("AUTO_MIGRATE", True) and not app.config.get("TESTING"):
+        with app.app_context():
+            current()
+            db.session.remove()
 
 
 def _fernet():
