@@ -5,6 +5,7 @@ import base64
 import json
 import re
 import threading
+import time
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -663,3 +664,12 @@ def test_behind_a_proxy_that_ends_tls_the_provider_works_at_its_public_address(a
     assert app.test_client().get("/oidc/userinfo", headers={"Authorization": "Bearer " + token.get_json()[
         "access_token"]}, **behind).status_code == 200
     assert app.test_client().get("/oidc/salir", **behind).status_code == 303
+
+
+def test_the_first_exchange_with_the_signing_key_already_made_answers_at_once(app, browser, rp):
+    """On SQLite the first `sub` of a process made its key in a transaction of its own while the
+    request's token row held the write lock: the exchange waited 30 s and answered 503."""
+    assert browser.get("/oidc/jwks").status_code == 200  # the signing key exists before any exchange
+    started = time.monotonic()
+    tokens_for(app, browser, rp)
+    assert time.monotonic() - started < 10

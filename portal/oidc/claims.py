@@ -21,8 +21,14 @@ from .. import stable_keys, usernames
 AMR = ("pwd",)  # RFC 8176: a password
 
 
+def subject_key():
+    """The key of `sub` (made once, in a transaction of its own: on SQLite, ask for it before
+    the request writes anything, or that transaction would wait for the request's)."""
+    return stable_keys.get("oidc-subject")
+
+
 def subject(user):
-    key = stable_keys.get("oidc-subject")
+    key = subject_key()
     return hmac.new(key, f"user:{user.id}".encode(), hashlib.sha256).hexdigest()[:32]
 
 

@@ -17,7 +17,7 @@ from flask import Blueprint, current_app, g, redirect, render_template, request,
 
 from .. import audit, clock, sessions
 from ..extensions import client_address, csrf, db, limit, limiter
-from ..oidc import clients, keys, server
+from ..oidc import claims, clients, keys, server
 
 bp = Blueprint("oidc", __name__)
 
@@ -142,6 +142,7 @@ def _authorization_error(provider, error):
 @limiter.limit(limit("RATELIMIT_OIDC_TOKEN"))
 def token():
     """The client exchanges a code (or a refresh token) for tokens; every answer is an auth event."""
+    claims.subject_key()  # before anything is written (see claims.subject_key)
     response = server.provider().create_token_response()
     detail = {"client_id": g.get("oidc_client_id") or (request.form.get("client_id") or "")[:64] or None,
               "grant_type": (request.form.get("grant_type") or "")[:40]}
