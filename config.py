@@ -5,6 +5,8 @@ from datetime import timedelta
 DEFAULT_SECRET_KEY = "dev-only-change-me"  # refused outside development  # noqa: S105  # nosec B105
 # The pre-hash key of development (it was the built-in one, so databases made then still work).
 DEFAULT_PASSWORD_PEPPER = "e-factura-acceso/password/v1"  # refused outside development  # noqa: S105  # nosec B105
+# The key the OpenID Connect signing keys are encrypted under in development (a Fernet key).
+DEFAULT_OIDC_KEY_ENCRYPTION_KEY = "ZGV2ZWxvcG1lbnQtb25seS1vaWRjLWtleXMtMDAwMDA="  # noqa: S105  # nosec B105
 MIN_KEY_BYTES = 32  # SECRET_KEY and PASSWORD_PEPPER outside development
 
 
@@ -96,6 +98,17 @@ class Config:
     MAX_CONTENT_LENGTH = 64 * 1024
     CONTENT_FILE = os.environ.get("CONTENT_FILE")  # None: portal/content/acceso.toml
 
+    # OpenID Connect provider (SPEC section 6). The signing keys are kept in the database,
+    # encrypted under this key (a Fernet key), given as is or in a file; required outside
+    # development.
+    OIDC_KEY_ENCRYPTION_KEY = os.environ.get("OIDC_KEY_ENCRYPTION_KEY")
+    OIDC_KEY_ENCRYPTION_KEY_FILE = os.environ.get("OIDC_KEY_ENCRYPTION_KEY_FILE")
+    OIDC_ACCESS_TOKEN_SECONDS = _int("OIDC_ACCESS_TOKEN_SECONDS", 300)
+    OIDC_REFRESH_TOKEN_DAYS = _int("OIDC_REFRESH_TOKEN_DAYS", 14)
+    OIDC_ID_TOKEN_SECONDS = _int("OIDC_ID_TOKEN_SECONDS", 300)
+    RATELIMIT_OIDC_TOKEN = os.environ.get("RATELIMIT_OIDC_TOKEN", "600/minute")
+    OIDC_CODE_SECONDS = _int("OIDC_CODE_SECONDS", 60)  # an authorization code is valid this long, once
+
 
 class TestConfig(Config):
     TESTING = True
@@ -115,3 +128,4 @@ class TestConfig(Config):
     LOCKOUT_MINUTES = 15
     INACTIVITY_DAYS = 183
     TRUSTED_PROXIES = 0
+    OIDC_KEY_ENCRYPTION_KEY = "dGVzdHMtb25seS1vaWRjLWtleS1lbmNyeXB0aW9uLTA="  # tests only  # noqa: S105  # nosec B105

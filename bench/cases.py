@@ -17,7 +17,10 @@ Set-up requests go through http.client with no cookie jar (the session cookie is
 production, so it is handled by hand); the portal's SQLite file is read for the sign-in
 events the runs left (a checked password leaves one).
 """
+import base64
+import concurrent.futures
 import gzip
+import hashlib
 import html.parser
 import http.client
 import os
@@ -55,12 +58,16 @@ PHASES = {
     "locked": {"RATELIMIT_LOGIN": "100000/minute", "CAPTCHA_FAILURE_HOURS": "0"},
     "defaults": {},
     "forward-auth": {"ALLOWED_RETURN_HOSTS": "factura.efactura.example"},
+    # codes made beforehand must outlive the runs that exchange them
+    "oidc": {"RATELIMIT_PAGES": HIGH, "RATELIMIT_OIDC_TOKEN": HIGH, "OIDC_CODE_SECONDS": "900"},
 }
 # The PostgreSQL database of the forward-auth case: the run works in a schema of its own, made
 # and dropped by it. The default is used only when it answers; else the row says "not run".
 BENCH_DATABASE_URL = os.environ.get("BENCH_DATABASE_URL")
 DEFAULT_BENCH_DATABASE_URL = "postgresql://postgres@127.0.0.1:5432/test"
 FORWARD_AUTH = "/api/verificar"
+OIDC_USER = "CT.OIDC800101AB1"  # signs in once; its session makes the codes of the token case
+OIDC_REDIRECT = "https://facturacion.bench.example/oidc/callback"
 ORIGINAL_URL = "X-Original-URL: https://factura.efactura.example/facturas?mes=11"
 
 
@@ -170,6 +177,7 @@ class Bench:
             self.phase_locked()
             self.phase_defaults()
             self.phase_forward_auth()
+            self.phase_oidc()
         self.ref_rss_kb = max([*self.page_ref.peak_hwm_kb.values(), *self.bcrypt_ref.peak_hwm_kb.values()], default=0)
         self.load_end = os.getloadavg()
         self.memory()
@@ -464,6 +472,45 @@ class Bench:
                                       "GROUP BY outcome", (event_id,)).fetchall()
         return dict(rows)
 
+    # -- 6: the OpenID Connect token endpoint ------------------------------------------------
+
+    def phase_oidc(self):
+        """A relying party's code exchange, POST /oidc/token: the code claimed, PKCE checked, the
+        tokens stored, the ID token signed (RS256); no password hash. One signed-in session
+        makes the codes beforehand (GET /oidc/autorizar), one for every request of the runs."""
+        self.servers.support_cli("users", "create", OIDC_USER, "--password", PASSWORD, "--email",
+                                 f"{OIDC_USER.lower()}@bench.example", "--name", "Cliente OIDC",
+                                 "--question", SECRET_QUESTION, "--answer", "Firulais")
+        registered = self.servers.support_cli("clients", "create", "Banco de pruebas", "--redirect-uri", OIDC_REDIRECT)
+        client = dict(line.split(": ", 1) for line in registered.splitlines() if ": " in line)
+        with self.portal("oidc") as server:
+            cookie, token = new_visitor(server.port)
+            body = urllib.parse.urlencode({"csrf_token": token, "username": OIDC_USER, "password": PASSWORD})
+            status, headers, _ = request(server.port, "POST", "/entrar", {
+                "Cookie": cookie, "Content-Type": "application/x-www-form-urlencoded"}, body.encode())
+            signed_in = session_cookie(headers)
+            if status != 303 or signed_in is None:
+                raise BenchError(f"oidc: the sign-in for the token case failed (status {status})")
+            count = 400 if self.plan.smoke else 4000  # more than the runs exchange (about 300/s at most here)
+            started = time.monotonic()
+            with concurrent.futures.ThreadPoolExecutor(max_workers=2 * WORKERS) as pool:
+                lines = list(pool.map(lambda n: oidc_exchange_line(server.port, signed_in, client, n), range(count)))
+            self.journal.record(["GET", "/oidc/autorizar", f"(Python http.client, {count} times with the session of "
+                                                           f"{OIDC_USER}: one code each)"])
+            self.journal.detail(f"**Token endpoint set-up**: {count} authorization codes made in "
+                                f"{time.monotonic() - started:.1f} s (GET /oidc/autorizar, PKCE S256), each exchanged "
+                                f"once by POST /oidc/token with client_secret_post.")
+            codes = self.form_file("oidc-token", lines)
+            cases = [self.page_reference(),
+                     Case("oidc_token", server, "/oidc/token", (f"sessions={codes}", "status=200", 'body="id_token"'),
+                          script="form.lua", sessions=count)]
+            for case, load in self.interleave(cases, self.plan.page_slice):
+                if case.server is self.page_ref:
+                    self.keep_reference("oidc", load)
+                else:
+                    self.loads[case.key] = load
+                    self.strict(case.label, load)
+
     # -- 5: memory ----------------------------------------------------------------------------
 
     def memory(self):
@@ -472,6 +519,25 @@ class Bench:
         self.journal.detail(f"**Worker memory**: VmHWM sampled every 0.2 s from /proc/<pid>/status of the workers "
                             f"(`pgrep -P <master>`) of the four portal servers, {len(peaks)} worker processes in all; "
                             f"the highest of the reference workers: {self.ref_rss_kb / KB:.1f} MB.")
+
+
+def oidc_exchange_line(port, cookie, client, serial):
+    """A form line of the token case: a fresh code (an authorization request with the signed-in
+    cookie), exchanged with its PKCE verifier."""
+    verifier = secrets.token_urlsafe(48)
+    challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
+    query = urllib.parse.urlencode({
+        "response_type": "code", "client_id": client["client_id"], "redirect_uri": OIDC_REDIRECT,
+        "scope": "openid profile email", "state": f"s{serial}", "nonce": f"bench-{serial}-{secrets.token_hex(8)}",
+        "code_challenge": challenge, "code_challenge_method": "S256"})
+    status, headers, _ = request(port, "GET", "/oidc/autorizar?" + query, {"Cookie": cookie})
+    location = headers.get("Location") or ""
+    code = urllib.parse.parse_qs(urllib.parse.urlsplit(location).query).get("code")
+    if status != 302 or not code:
+        raise BenchError(f"oidc: no code from /oidc/autorizar (status {status}, Location {location[:200]})")
+    return "\t" + urllib.parse.urlencode({
+        "grant_type": "authorization_code", "code": code[0], "redirect_uri": OIDC_REDIRECT, "code_verifier": verifier,
+        "client_id": client["client_id"], "client_secret": client["client_secret"]}) + "\n"
 
 
 def request(port, method, path, headers=None, body=None, timeout=30):

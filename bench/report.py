@@ -146,6 +146,10 @@ def report(bench, rows, started, finished, argv):
         "default `postgresql://postgres@127.0.0.1:5432/test`; the run works in a schema of its own, made "
         "and dropped by it; the row says \"not run\" when it does not answer), its accounts made again with "
         "the support CLI.",
+        "- **OpenID Connect token endpoint** (`POST /oidc/token`): a client registered with the support CLI, one "
+        "session signed in through the portal making one authorization code per request beforehand "
+        "(`GET /oidc/autorizar` with PKCE S256); each request exchanges one code (client_secret_post, its "
+        "`code_verifier`) and must answer 200 with an `id_token`.",
         "- **Transfer**: GET / and every stylesheet, icon, script and image it names, with "
         "`Accept-Encoding: gzip`; **memory**: VmHWM of every worker process seen.",
         "",

@@ -16,6 +16,7 @@ import threading
 from pathlib import Path
 
 import live_app
+from cryptography.fernet import Fernet
 from journal import BenchError
 from live_server import PORTAL, LiveServer, child_environment
 
@@ -92,6 +93,7 @@ class Servers:
             **live_app.variables(instance, config="Config", post_floor=True),
             "PORTAL_ENV": "production", "SECRET_KEY": secrets.token_urlsafe(48),
             "PASSWORD_PEPPER": secrets.token_urlsafe(48), "BCRYPT_ROUNDS": "12",
+            "OIDC_KEY_ENCRYPTION_KEY": Fernet.generate_key().decode(),
             "DATABASE_URL": f"sqlite:///{self.db_path}", "RATELIMIT_STORAGE_URI": "memory://",
         }
         self.made = []     # every server, for stop_all()
@@ -122,6 +124,7 @@ class Servers:
                               text=True, timeout=120)
         if done.returncode != 0:
             raise BenchError(f"flask {' '.join(args[:3])} failed: {done.stderr[-2000:]}")
+        return done.stdout
 
     def stop_all(self):
         for server in self.made:

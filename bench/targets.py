@@ -18,6 +18,7 @@ CAPTCHA_PER_WORKER = 100.0
 TRANSFER_GZIP_KB = 40.0
 WORKER_RSS_MB = 100.0
 FORWARD_AUTH_RATIO, FORWARD_AUTH_P99_MS = 0.5, 10.0  # the proxy asks on every request of the application
+OIDC_TOKEN_BCRYPT_RATIO = 10.0  # a code exchange costs database writes and an RS256 signature, never a hash
 AUDIO_CACHED_FRACTION = 0.2  # a second fetch of the same audio costs at most this share of the first
 
 # What a row is compared with (the column "Compared with").
@@ -48,6 +49,7 @@ ROWS = {  # the table's rows, in order (tests/test_bench_smoke.py checks each on
     "forward_auth": "GET /api/verificar, signed in (200), SQLite",
     "forward_auth_anonymous": "GET /api/verificar, not signed in (401), SQLite",
     "forward_auth_pg": "GET /api/verificar, signed in (200), PostgreSQL",
+    "oidc_token": "POST /oidc/token (OpenID Connect code exchange, SQLite)",
 }
 
 
@@ -156,6 +158,13 @@ def evaluate(bench):
         add(Row(key, f"{load.rps:.0f} req/s", ms(load.p50_ms), ms(load.p99_ms), f"{ratio:.2f} × page", target,
                 ratio >= FORWARD_AUTH_RATIO and load.p99_ms <= FORWARD_AUTH_P99_MS,
                 cpu_vs(load, refs[group], "page"), PAGE.format(group)))
+    load = bench.loads.get("oidc_token")
+    if load is not None:
+        ratio = load.rps / bcrypt.rps
+        add(Row("oidc_token", f"{load.rps:.0f} exchanges/s ({load.rps / refs['oidc'].rps:.2f} × the bare page of "
+                              f"its group)", ms(load.p50_ms), ms(load.p99_ms), f"{ratio:.0f} × bcrypt",
+                f"≥ {OIDC_TOKEN_BCRYPT_RATIO:.0f} × bcrypt (no hash)", ratio >= OIDC_TOKEN_BCRYPT_RATIO,
+                cpu_vs(load, refs["oidc"], "page"), BCRYPT))
     return {key: rows[key] for key in ROWS if key in rows}
 
 

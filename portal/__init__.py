@@ -58,14 +58,16 @@ def create_app(config_class=Config, instance_path=None, **overrides):
     rate_limits.init_app(app)
     mail_extension.init_app(app)
 
-    from . import chrome, coded_link, database, staff, support
+    from . import chrome, coded_link, database, oidc, staff, support
     chrome.init_app(app)
     database.init_app(app)
     support.init_app(app)
     staff.init_app(app)
+    oidc.init_app(app)
     outbox.init_app(app, producers=(coded_link.process_reminders,))
 
     from .views import access, account, brand, captcha, email_confirmation, health, password_change, recovery
+    from .views import oidc as oidc_views
     app.register_blueprint(health.bp)
     app.register_blueprint(access.bp)
     app.register_blueprint(brand.bp)
@@ -78,6 +80,7 @@ def create_app(config_class=Config, instance_path=None, **overrides):
     app.register_blueprint(console_auth.bp)
     app.register_blueprint(console_customers.bp)
     app.register_blueprint(console_admin.bp)
+    app.register_blueprint(oidc_views.bp)
     from .views import forward_auth  # the reverse proxy's question: who is signed in
     app.register_blueprint(forward_auth.bp)
     if app.config.get("PORTAL_ENV") == "development" or app.config.get("TESTING"):

@@ -16,6 +16,7 @@ from sqlalchemy import select, update
 from . import audit, clock, coded_link, lockout, mail, passwords, secret_question, sessions
 from .extensions import db
 from .models import EmailChange, User
+from .oidc import tokens as oidc_tokens
 
 OK, INVALID, LOCKED = "ok", "invalid", "locked"
 EMAIL_LINK_HOURS = 24
@@ -84,6 +85,7 @@ def change_password(user, new_password, client_ip, current_sid):
     user.password_hash = passwords.hash_password(new_password)
     coded_link.void_all(user, clock.now())
     closed = sessions.close_others(user, current_sid)
+    oidc_tokens.revoke_user(user)  # the applications' tokens too
     lockout.clear(user.username)
     if user.email:
         mail.queue(user.email, "Su contraseña de {marca} cambió", "password_changed", "password_changed",

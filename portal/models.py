@@ -1,7 +1,7 @@
 """What the portal stores: accounts, failure counters and locks, CAPTCHAs, e-mails, events."""
 from datetime import datetime
 
-from sqlalchemy import JSON, Boolean, DateTime, ForeignKey, Integer, LargeBinary, String, Text
+from sqlalchemy import JSON, Boolean, DateTime, ForeignKey, Index, Integer, LargeBinary, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from .extensions import db
@@ -214,3 +214,80 @@ class StaffSession(db.Model):
     seen_at: Mapped[datetime] = mapped_column(DateTime)
     client_ip: Mapped[str] = mapped_column(String(64))
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+
+
+class OidcClient(db.Model):
+    """An application that signs people in through the portal (OpenID Connect), registered by
+    support. Only a hash of a confidential client's secret is kept; a public client has none."""
+
+    __tablename__ = "oidc_clients"
+
+    client_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(String(120))
+    secret_hash: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    redirect_uris: Mapped[list] = mapped_column(JSON)
+    post_logout_uris: Mapped[list] = mapped_column(JSON)
+    refresh_tokens: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+    disabled_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+
+
+class OidcCode(db.Model):
+    """An authorization code: single-use, valid for a minute, kept hashed. A used code stays
+    (used_at) so that a replay is recognised and the tokens issued from it revoked."""
+
+    __tablename__ = "oidc_codes"
+    __table_args__ = (Index("ix_oidc_codes_client_nonce", "client_id", "nonce"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    code_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    client_id: Mapped[str] = mapped_column(ForeignKey("oidc_clients.client_id", ondelete="CASCADE"))
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    redirect_uri: Mapped[str] = mapped_column(String(2000))
+    scope: Mapped[str] = mapped_column(String(200))
+    nonce: Mapped[str] = mapped_column(String(255))
+    code_challenge: Mapped[str] = mapped_column(String(128))
+    code_challenge_method: Mapped[str] = mapped_column(String(10))
+    auth_time: Mapped[datetime] = mapped_column(DateTime)
+    # The password the code was issued under: a change in between voids it.
+    password_marker: Mapped[str] = mapped_column(String(32))
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+    expires_at: Mapped[datetime] = mapped_column(DateTime)
+    used_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+
+
+class OidcToken(db.Model):
+    """An access token (and the refresh token issued with it, if the client may have one),
+    kept hashed. Tokens issued from one code share its code_id: a replayed code, or a refresh
+    token used twice, revokes them all."""
+
+    __tablename__ = "oidc_tokens"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    client_id: Mapped[str] = mapped_column(ForeignKey("oidc_clients.client_id", ondelete="CASCADE"), index=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    code_id: Mapped[int | None] = mapped_column(Integer, nullable=True, index=True)
+    access_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    refresh_hash: Mapped[str | None] = mapped_column(String(64), unique=True, nullable=True)
+    scope: Mapped[str] = mapped_column(String(200))
+    auth_time: Mapped[datetime] = mapped_column(DateTime)
+    password_marker: Mapped[str] = mapped_column(String(32))
+    issued_at: Mapped[datetime] = mapped_column(DateTime)
+    expires_at: Mapped[datetime] = mapped_column(DateTime)
+    refresh_expires_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+
+
+class SigningKey(db.Model):
+    """A key the ID tokens are signed with: the newest signs, the one before it is still
+    published (JWKS) for tokens signed before a rotation. The private key is kept encrypted
+    under OIDC_KEY_ENCRYPTION_KEY."""
+
+    __tablename__ = "oidc_signing_keys"
+
+    generation: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    kid: Mapped[str] = mapped_column(String(64), unique=True)
+    alg: Mapped[str] = mapped_column(String(10))
+    private_key: Mapped[bytes] = mapped_column(LargeBinary)  # Fernet token of the PEM
+    public_jwk: Mapped[dict] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(DateTime)

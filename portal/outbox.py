@@ -19,6 +19,7 @@ from flask import current_app
 from flask.cli import AppGroup
 
 from . import audit, lockout, mail, sessions
+from .oidc import tokens as oidc_tokens
 
 log = logging.getLogger("portal.outbox")
 HOUSEKEEPING_SECONDS = 3600
@@ -42,6 +43,7 @@ def work_once(everything=False, limit=50):
 def housekeeping():
     purged = lockout.purge()
     sessions.purge()
+    oidc_tokens.purge()
     mail.purge_sent()
     audit.log_interrupted()
     return purged

@@ -13,6 +13,7 @@ from flask import current_app
 from . import audit, clock, coded_link, lockout, mail, passwords, secret_question, sessions
 from .extensions import db
 from .models import User
+from .oidc import tokens as oidc_tokens
 
 PROOF = "recovery_proof"  # the session key the proof is kept under
 
@@ -59,6 +60,7 @@ def save(user, change, client_ip, via):
     coded_link.void_all(user, now)
     lockout.clear(user.username)
     sessions.revoke_all(user)
+    oidc_tokens.revoke_user(user)  # the applications' tokens too
     # The address on record hears of it too: whoever changed the password may have changed it.
     for address in dict.fromkeys(a for a in (previous_email, user.email) if a):
         mail.queue(address, "Su contraseña de {marca} cambió", "password_changed", "password_changed", user=user,

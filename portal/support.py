@@ -5,6 +5,7 @@ from flask.cli import AppGroup
 from . import accounts, audit, clock, coded_link, legacy_import, lockout, usernames
 from .extensions import db
 from .models import LoginThrottle
+from .oidc import tokens as oidc_tokens
 
 users_cli = AppGroup("users", help="Cuentas de usuario (soporte).")
 
@@ -81,7 +82,8 @@ def unlock_command(username):
 def disable_command(username):
     """Disable an account: it cannot sign in and its sessions end at once."""
     user = _existing(username)
-    accounts.disable(user)
+    revoked = oidc_tokens.revoke_user(user)  # in the same transaction as the rest
+    accounts.disable(user, tokens_revoked=revoked)
     click.echo(f"Usuario {user.username} deshabilitado; sus sesiones se cerraron.")
 
 

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from . import account_changes, accounts, audit, clock, coded_link, lockout
 from .extensions import db
+from .oidc import tokens as oidc_tokens
 
 MAX_REASON = 500
 
@@ -64,7 +65,8 @@ def perform(key, user, agent, reason, client_ip, new_email=None):
         accounts.unlock(user.username, client_ip, **detail)
         return f"Cuenta {user.username} desbloqueada."
     if key == "deshabilitar":
-        accounts.disable(user, client_ip, **detail)
+        revoked = oidc_tokens.revoke_user(user)  # the applications' tokens, in the same transaction
+        accounts.disable(user, client_ip, tokens_revoked=revoked, **detail)
         return f"Cuenta {user.username} deshabilitada; sus sesiones se cerraron."
     if key == "habilitar":
         accounts.enable(user, client_ip, **detail)

@@ -236,3 +236,50 @@ def front_door(tmp_path_factory):
             with app.app_context():
                 db.session.remove()
                 db.engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def relying_party(tmp_path_factory):
+    """A relying party nobody here wrote: Debian's Apache with mod_auth_openidc
+    (tests/relying_party.py) protecting a tiny page, registered with a live portal (gunicorn,
+    TestConfig on an SQLite file, PUBLIC_BASE_URL its own address: the issuer) as support's
+    CLI registers an application. `app`: the same portal in this process, for making accounts.
+    Apache or the module missing: fail under CI=true, else skip."""
+    from types import SimpleNamespace
+
+    from live_server import LiveServer
+    from relying_party import RelyingParty, apache_program
+
+    from portal.oidc import clients
+
+    if apache_program() is None:
+        message = ("apache2 con mod_auth_openidc no está instalado (apt-get install apache2 "
+                   "libapache2-mod-auth-openidc): el proveedor OpenID Connect no se puede probar con él")
+        if os.environ.get("CI") == "true":
+            pytest.fail(message)
+        pytest.skip(message)
+    folder = tmp_path_factory.mktemp("relying-party")
+    portal_port, rp_port = helpers.free_port(), helpers.free_port()
+    with smtp_server(Inbox()) as inbox:
+        # ALLOWED_RETURN_HOSTS: the application's address, for the sign-in form posted without
+        # JavaScript (its redirect to the application passes the access page's CSP form-action).
+        settings = {"SQLALCHEMY_DATABASE_URI": f"sqlite:///{folder / 'portal.db'}", "MAIL_SERVER": "127.0.0.1",
+                    "MAIL_PORT": inbox.port, "PUBLIC_BASE_URL": f"http://127.0.0.1:{portal_port}",
+                    "ALLOWED_RETURN_HOSTS": f"127.0.0.1:{rp_port}"}
+        portal = LiveServer.portal(folder / "portal.log", folder / "instance", settings, port=portal_port, outbox=True)
+        app = portal.build_app()  # the schema, before any worker starts
+        rp = RelyingParty(folder / "apache", portal.url, None, None, port=rp_port)
+        with app.app_context():
+            row, secret = clients.create("Aplicación de prueba (Apache)", [rp.redirect_uri], [rp.logged_out_uri])
+            rp.client_id, rp.client_secret = row.client_id, secret
+            db.session.remove()
+        try:
+            portal.start()
+            rp.start()
+            yield SimpleNamespace(portal=portal, rp=rp, inbox=inbox, app=app)
+        finally:
+            rp.stop()
+            portal.stop()
+            with app.app_context():
+                db.session.remove()
+                db.engine.dispose()

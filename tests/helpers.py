@@ -511,3 +511,65 @@ def console_act(client, path, reason="Ticket 4711: lo pidió el cliente por tel�
     """An action through its confirm step: the confirm page, then the POST with the reason."""
     data = {"confirmation": console_confirm(client, path), "reason": reason, **fields}
     return post(client, path, data, page=path)
+
+
+# OpenID Connect: registered applications and the requests they make
+
+RP_REDIRECT = "https://facturacion.efactura.example/oidc/callback"
+RP_LOGOUT = "https://facturacion.efactura.example/adios"
+NONCE = "n-0S6_WzA2Mj"
+STATE = "af0ifjsldkj"
+
+
+def register_client(app, name="Facturación", redirect_uris=(RP_REDIRECT,), post_logout_uris=(RP_LOGOUT,),
+                    public=False, refresh=False):
+    """An application registered as support's CLI does it; (client_id, client_secret or None)."""
+    from portal.oidc import clients
+
+    with app.app_context():
+        row, secret = clients.create(name, list(redirect_uris), list(post_logout_uris), public, refresh)
+        return row.client_id, secret
+
+
+def pkce_pair():
+    """(code_verifier, its S256 code_challenge)."""
+    import base64
+    import hashlib
+    import secrets
+
+    verifier = secrets.token_urlsafe(48)
+    challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
+    return verifier, challenge
+
+
+def authorization_path(client_id, challenge, redirect_uri=RP_REDIRECT, **extra):
+    """The authorization request a relying party sends the browser to; extra parameters replace
+    or add to the usual ones (None drops one)."""
+    from urllib.parse import urlencode
+
+    params = {"response_type": "code", "client_id": client_id, "redirect_uri": redirect_uri,
+              "scope": "openid profile email", "state": STATE, "nonce": NONCE, "code_challenge": challenge,
+              "code_challenge_method": "S256", **extra}
+    return "/oidc/autorizar?" + urlencode({k: v for k, v in params.items() if v is not None})
+
+
+def query_of(response):
+    """The query parameters of a redirect's Location, as a dict."""
+    from urllib.parse import parse_qs, urlsplit
+
+    return {k: v[0] for k, v in parse_qs(urlsplit(response.headers["Location"]).query).items()}
+
+
+def exchange(client, client_id, secret, code, verifier, redirect_uri=RP_REDIRECT, **extra):
+    """The relying party's token request (HTTP Basic for a confidential client)."""
+    import base64
+
+    data = {"grant_type": "authorization_code", "code": code, "redirect_uri": redirect_uri,
+            "code_verifier": verifier, **extra}
+    data = {k: v for k, v in data.items() if v is not None}
+    headers = {}
+    if secret is not None:
+        headers["Authorization"] = "Basic " + base64.b64encode(f"{client_id}:{secret}".encode()).decode()
+    else:
+        data["client_id"] = client_id
+    return client.post("/oidc/token", data=data, headers=headers)

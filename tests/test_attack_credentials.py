@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from config import Config
+from config import Config, TestConfig
 from helpers import (
     CAPTCHA,
     NAME,
@@ -177,6 +177,7 @@ def test_the_hash_is_keyed_by_the_pepper(make_app):
 
 def production_app(tmp_path, **overrides):
     settings = {"SECRET_KEY": "k" * 48, "PASSWORD_PEPPER": "p" * 48,
+                "OIDC_KEY_ENCRYPTION_KEY": TestConfig.OIDC_KEY_ENCRYPTION_KEY,
                 "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'prod.db'}",
                 "RATELIMIT_ENABLED": False}
     settings.update(overrides)

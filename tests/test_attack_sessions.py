@@ -411,11 +411,32 @@ def test_no_post_redirects_off_site(app, account, htmx):
 SAMPLE_SID = "s" * 43  # a session id (of nobody): the route exists, the CSRF check comes first
 
 
+# The OpenID Connect endpoints an application calls with its own credentials (a client secret,
+# a bearer token), never with a browser's cookie: no CSRF token (tested below that a victim's
+# cookie gets nothing from them).
+CLIENT_CREDENTIAL_ROUTES = {"/oidc/token", "/oidc/userinfo"}
+
+
 def post_routes(app):
     with app.test_request_context():
         return sorted(url_for(rule.endpoint, **{argument: CONSOLE_SAMPLES.get(argument, SAMPLE_SID)
                                                 for argument in rule.arguments})
-                      for rule in app.url_map.iter_rules() if "POST" in rule.methods)
+                      for rule in app.url_map.iter_rules() if "POST" in rule.methods
+                      and rule.rule not in CLIENT_CREDENTIAL_ROUTES)
+
+
+def test_the_routes_without_a_csrf_token_give_a_cookie_nothing(app, account):
+    """The token and userinfo endpoints take no CSRF token: a signed-in victim's cookie, sent by
+    a forged cross-site POST, authenticates nothing there."""
+    victim = app.test_client()
+    login(victim, NAME, PASSWORD)
+    with app.test_request_context():
+        every = {rule.rule for rule in app.url_map.iter_rules() if "POST" in rule.methods and not rule.arguments}
+    assert every - set(post_routes(app)) == CLIENT_CREDENTIAL_ROUTES
+    token = finished(victim.post("/oidc/token", data={"grant_type": "authorization_code", "code": "x"}))
+    assert token.status_code in (400, 401) and "access_token" not in text(token)
+    assert finished(victim.post("/oidc/userinfo")).status_code == 401
+    assert signed_in(victim)
 
 
 @pytest.mark.parametrize("htmx", [False, True], ids=["plain", "htmx"])

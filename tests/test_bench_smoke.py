@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-TIMEOUT = 180
+TIMEOUT = 300  # six groups of cases, on a machine that may be busy
 
 ROWS = (
     "Reference: bare Flask template page",
@@ -33,6 +33,7 @@ ROWS = (
     "GET /api/verificar, signed in (200), SQLite",
     "GET /api/verificar, not signed in (401), SQLite",
     "GET /api/verificar, signed in (200), PostgreSQL",
+    "POST /oidc/token (OpenID Connect code exchange, SQLite)",
 )
 
 

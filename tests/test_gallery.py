@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from config import Config
+from config import Config, TestConfig
 from portal import create_app
 from portal.extensions import db
 
@@ -74,6 +74,7 @@ def production(tmp_path):
     class Production(Config):
         SECRET_KEY = "a-real-secret-for-this-test-of-32-bytes"  # noqa: S105
         PASSWORD_PEPPER = "a-real-pepper-for-this-test-of-32-bytes"  # noqa: S105
+        OIDC_KEY_ENCRYPTION_KEY = TestConfig.OIDC_KEY_ENCRYPTION_KEY
         PORTAL_ENV = "production"
         TESTING = False
         CAPTCHA_TEST_ANSWER = None

@@ -248,6 +248,7 @@ def test_starts_with_strong_keys_outside_development(tmp_path):
     class Production(Config):
         SECRET_KEY = STRONG_KEY
         PASSWORD_PEPPER = STRONG_KEY
+        OIDC_KEY_ENCRYPTION_KEY = TestConfig.OIDC_KEY_ENCRYPTION_KEY
         PORTAL_ENV = "production"
 
     app = create_app(Production, instance_path=str(tmp_path / "instance"),
