@@ -109,7 +109,7 @@ def _allowed(scheme, hostname, port, allowed_hosts):
         if not matches:
             continue
         if scheme == "http":
-            if entry_port is not None and port == entry_port and _loopback(hostname):
+            if entry_port is not None and port == entry_port and is_loopback(hostname):
                 return True
         elif port == (entry_port if entry_port is not None else DEFAULT_PORTS["https"]):
             return True
@@ -131,7 +131,8 @@ def entries(allowed_hosts):
     return found
 
 
-def _loopback(hostname):
+def is_loopback(hostname):
+    """localhost, 127.0.0.0/8 or ::1."""
     if hostname == "localhost":
         return True
     try:
@@ -149,6 +150,6 @@ def form_action_sources(allowed_hosts):
         shown = "*" + shown if shown.startswith(".") else shown
         suffix = f":{port}" if port is not None else ""
         sources.append(f"https://{shown}{suffix}")
-        if port is not None and _loopback(host):
+        if port is not None and is_loopback(host):
             sources.append(f"http://{shown}{suffix}")
     return sources

@@ -12,12 +12,10 @@ given; it runs in the foreground as a child process, stopped by its pid.
 import os
 import shutil
 import signal
-import socket
 import subprocess
-import time
 from pathlib import Path
 
-from live_server import HOST, _die_with_parent
+from live_server import HOST, end, launch
 
 from helpers import free_port
 
@@ -140,31 +138,12 @@ class FrontDoor:
         check = subprocess.run(check_command, capture_output=True, text=True, env=self.environment())
         if check.returncode != 0:
             raise RuntimeError(f"{self.name} refused its configuration:\n{check.stderr}{check.stdout}")
-        with (self.folder / "proxy.out").open("ab") as out:
-            self.process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
-                                            start_new_session=True, preexec_fn=_die_with_parent,
-                                            env=self.environment())
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"{self.name} exited ({self.process.returncode}):\n{self.log()}")
-            try:
-                with socket.create_connection((HOST, self.port), timeout=1):
-                    return self
-            except OSError:
-                time.sleep(0.1)
-        self.stop()
-        raise RuntimeError(f"{self.name} did not listen on {self.url} within {timeout} s:\n{self.log()}")
+        self.process = launch(self.name, command, self.folder / "proxy.out", self.environment(), self.port, self.log,
+                              timeout)
+        return self
 
     def stop(self, timeout=10):
-        if self.process is None or self.process.poll() is not None:
-            return
-        self.process.send_signal(signal.SIGQUIT if self.name == "nginx" else signal.SIGTERM)  # graceful
-        try:
-            self.process.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            os.killpg(self.process.pid, signal.SIGKILL)  # its own session: the master and its workers
-            self.process.wait()
+        end(self.process, signal.SIGQUIT if self.name == "nginx" else signal.SIGTERM, timeout)  # graceful
 
     def log(self):
         text = ""

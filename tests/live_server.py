@@ -17,6 +17,7 @@ import ctypes
 import http.client
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -61,6 +62,38 @@ def _die_with_parent():
         ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG (Linux)
     except (OSError, AttributeError):
         pass
+
+
+def launch(name, command, out_path, env, port, log, timeout=15):
+    """Another server program (nginx, Caddy, Apache) in its own session, ended with this process,
+    waited for until it listens on HOST:port; its output goes to out_path. When it exits or does
+    not listen within timeout, it is ended and RuntimeError says why, with log()."""
+    with out_path.open("ab") as out:
+        process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT, env=env,
+                                   start_new_session=True, preexec_fn=_die_with_parent)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"{name} exited ({process.returncode}):\n{log()}")
+        try:
+            with socket.create_connection((HOST, port), timeout=1):
+                return process
+        except OSError:
+            time.sleep(0.1)
+    end(process)
+    raise RuntimeError(f"{name} did not listen on {HOST}:{port} within {timeout} s:\n{log()}")
+
+
+def end(process, sign=signal.SIGTERM, timeout=10):
+    """Stop a launched program gracefully (sign), then its whole session after timeout."""
+    if process is None or process.poll() is not None:
+        return
+    process.send_signal(sign)
+    try:
+        process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)  # its own session: the parent and its children
+        process.wait()
 
 
 def _session(pid):

@@ -17,14 +17,12 @@ import pwd
 import secrets
 import shutil
 import signal
-import socket
 import subprocess
 import tempfile
-import time
 import urllib.parse
 from pathlib import Path
 
-from live_server import HOST, _die_with_parent
+from live_server import HOST, end, launch
 
 from helpers import free_port
 
@@ -163,30 +161,16 @@ class RelyingParty:
                                env=self.environment())
         if check.returncode != 0:
             raise RuntimeError(f"apache2 refused its configuration:\n{check.stderr}")
-        with (self.folder / "apache.out").open("ab") as out:
-            self.process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
-                                            env=self.environment(), start_new_session=True,
-                                            preexec_fn=_die_with_parent)
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"apache2 exited ({self.process.returncode}):\n{self.log()}")
-            try:
-                with socket.create_connection((HOST, self.port), timeout=1):
-                    return self
-            except OSError:
-                time.sleep(0.1)
-        self.stop()
-        raise RuntimeError(f"apache2 did not listen on {self.url} within {timeout} s:\n{self.log()}")
+        try:
+            self.process = launch("apache2", command, self.folder / "apache.out", self.environment(), self.port,
+                                  self.log, timeout)
+        except RuntimeError:
+            self.stop()  # the pages go too
+            raise
+        return self
 
     def stop(self, timeout=10):
-        if self.process is not None and self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)  # the parent stops its children
-            try:
-                self.process.wait(timeout=timeout)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.process.pid, signal.SIGKILL)  # its own session: the parent and its children
-                self.process.wait()
+        end(self.process, signal.SIGTERM, timeout)  # the parent stops its children
         if self.pages is not None:
             shutil.rmtree(self.pages, ignore_errors=True)
             self.pages = None

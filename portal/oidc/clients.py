@@ -9,7 +9,6 @@ match exactly, and are `https`, or `http` on a loopback address only (RFC 8252, 
 """
 import hashlib
 import hmac
-import ipaddress
 import secrets
 from urllib.parse import urlsplit
 
@@ -21,25 +20,15 @@ from sqlalchemy import select
 from .. import audit, clock
 from ..extensions import db
 from ..models import OidcClient
+from ..return_target import is_loopback
 from . import tokens
 
 SCOPES = ("openid", "profile", "email")
-LOOPBACK_NAMES = {"localhost"}
-
 clients_cli = AppGroup("clients", help="Aplicaciones que inician sesión con el portal (OpenID Connect).")
 
 
 def _secret_hash(secret):
     return hashlib.sha256(secret.encode()).hexdigest()
-
-
-def is_loopback(host):
-    if host in LOOPBACK_NAMES:
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def uri_problem(uri):
