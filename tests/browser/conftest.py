@@ -258,11 +258,14 @@ def _context(browser, **options):
 
 
 @pytest.fixture
-def make_portal(browser, live, request):
-    """PortalPage factory: keyword arguments go to browser.new_context(); each is checked and closed."""
+def make_portal(browser, request):
+    """PortalPage factory, on the live portal of these tests or on `live` (anything with its url
+    and inbox: a portal behind a proxy); keyword arguments go to browser.new_context(); each page
+    is checked for console errors and CSP violations, and closed."""
     made = []
 
-    def make(**options):
+    def make(live=None, **options):
+        live = live or request.getfixturevalue("live")
         wrapped = PortalPage(_context(browser, **options), live, request.node.name)
         wrapped.javascript = options.get("java_script_enabled", True)
         made.append(wrapped)

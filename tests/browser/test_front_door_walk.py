@@ -12,7 +12,6 @@ from types import SimpleNamespace
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from conftest import PortalPage, _context
 from portal_steps import CAPTCHA, NEW_PASSWORD, attempt, fail_once, swapped, wait_for_checklist
 
 from helpers import PASSWORD, make_user
@@ -21,16 +20,10 @@ serials = itertools.count(1)
 
 
 @pytest.fixture(params=[True], ids=["javascript"])
-def door_page(browser, front_door, request):
+def door_page(make_portal, front_door, request):
     """A fresh browser on the portal behind nginx; checked for console errors and CSP violations."""
-    live = SimpleNamespace(url=front_door.portal.url, inbox=front_door.inbox)
-    wrapped = PortalPage(_context(browser, java_script_enabled=request.param), live, request.node.name)
-    wrapped.javascript = request.param
-    yield wrapped
-    try:
-        wrapped.assert_clean()
-    finally:
-        wrapped.context.close()
+    return make_portal(SimpleNamespace(url=front_door.portal.url, inbox=front_door.inbox),
+                       java_script_enabled=request.param)
 
 
 @pytest.fixture

@@ -22,15 +22,9 @@ serials = itertools.count(1)
 
 
 @pytest.fixture
-def rp_page(browser, relying_party, request):
+def rp_page(make_portal, relying_party):
     """A fresh browser, checked for console errors and CSP violations on the portal's pages."""
-    live = SimpleNamespace(url=relying_party.portal.url, inbox=relying_party.inbox)
-    wrapped = PortalPage(_context(browser, java_script_enabled=True), live, request.node.name)
-    yield wrapped
-    try:
-        wrapped.assert_clean()
-    finally:
-        wrapped.context.close()
+    return make_portal(SimpleNamespace(url=relying_party.portal.url, inbox=relying_party.inbox))
 
 
 @pytest.fixture
