@@ -132,14 +132,8 @@ def authenticate(typed_name, password, client_ip, captcha_shown=False, captcha_s
         return _refuse(LOCKED, counter, client_ip, locked_until=until)
     if (captcha_shown or lockout.has_recent_failures(counter)) and not captcha_solved():
         return _refuse(CAPTCHA, counter, client_ip)
-    event = audit.begin("staff_login", counter, client_ip)
-    claim = lockout.claim_attempt(counter)
-    if claim.locks:
-        audit.record("lock", counter, "locked", client_ip, until=claim.locked_until.isoformat())
-    db.session.commit()
+    event, claim = _claim("staff_login", counter, client_ip)
     if not claim.granted:
-        audit.settle(event, LOCKED)
-        db.session.commit()
         return StaffSignIn(LOCKED, locked_until=claim.locked_until)
     if staff is None or staff.password_hash is None:
         matches = passwords.verify_dummy(password)
@@ -159,6 +153,20 @@ def authenticate(typed_name, password, client_ip, captcha_shown=False, captcha_s
     return StaffSignIn(OK, staff)
 
 
+def _claim(kind, counter, client_ip):
+    """One attempt counted before it is checked (the customers' rule): (its event, the claim).
+    When no claim is granted (the name is locked), the event is settled LOCKED already."""
+    event = audit.begin(kind, counter, client_ip)
+    claim = lockout.claim_attempt(counter)
+    if claim.locks:
+        audit.record("lock", counter, "locked", client_ip, until=claim.locked_until.isoformat())
+    db.session.commit()
+    if not claim.granted:
+        audit.settle(event, LOCKED)
+        db.session.commit()
+    return event, claim
+
+
 def _refuse(outcome, counter, client_ip, locked_until=None):
     audit.record("staff_login", counter, outcome, client_ip)
     db.session.commit()
@@ -171,14 +179,8 @@ def confirm_second_factor(staff, code, client_ip, recovery=False):
     until = lockout.locked_until(counter)
     if until:
         return _refuse(LOCKED, counter, client_ip, locked_until=until)
-    event = audit.begin("staff_second_factor", counter, client_ip)
-    claim = lockout.claim_attempt(counter)
-    if claim.locks:
-        audit.record("lock", counter, "locked", client_ip, until=claim.locked_until.isoformat())
-    db.session.commit()
+    event, claim = _claim("staff_second_factor", counter, client_ip)
     if not claim.granted:
-        audit.settle(event, LOCKED)
-        db.session.commit()
         return StaffSignIn(LOCKED, locked_until=claim.locked_until)
     good = second_factor.use_recovery_code(staff, code) if recovery else second_factor.check_code(staff, code)
     if not good:
