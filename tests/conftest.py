@@ -175,9 +175,7 @@ def services():
     missing = [name for name, port in (("PostgreSQL", 5432), ("Redis", 6379)) if not _reachable("127.0.0.1", port)]
     if missing:
         message = f"{' y '.join(missing)} no responde en 127.0.0.1"
-        if os.environ.get("CI") == "true":
-            pytest.fail(message)
-        pytest.skip(message)
+        helpers.unavailable(message)
     empty_database(portal_url(SERVICE_DATABASE_URL))
     return portal_url(SERVICE_DATABASE_URL), SERVICE_REDIS_URL
 
@@ -188,9 +186,7 @@ def espeak():
     program = shutil.which("espeak-ng")
     if program is None:
         message = "espeak-ng no está instalado (apt-get install espeak-ng): el audio del CAPTCHA no se puede probar"
-        if os.environ.get("CI") == "true":
-            pytest.fail(message)
-        pytest.skip(message)
+        helpers.unavailable(message)
     return program
 
 
@@ -209,9 +205,7 @@ def front_door(tmp_path_factory):
 
     if nginx_program() is None:
         message = "nginx no está instalado (apt-get install nginx): el portal frente a la aplicación no se puede probar"
-        if os.environ.get("CI") == "true":
-            pytest.fail(message)
-        pytest.skip(message)
+        helpers.unavailable(message)
     folder = tmp_path_factory.mktemp("front-door")
     door_port, caddy_port, portal_port = helpers.free_port(), helpers.free_port(), helpers.free_port()
     with smtp_server(Inbox()) as inbox:
@@ -255,9 +249,7 @@ def relying_party(tmp_path_factory):
     if apache_program() is None:
         message = ("apache2 con mod_auth_openidc no está instalado (apt-get install apache2 "
                    "libapache2-mod-auth-openidc): el proveedor OpenID Connect no se puede probar con él")
-        if os.environ.get("CI") == "true":
-            pytest.fail(message)
-        pytest.skip(message)
+        helpers.unavailable(message)
     folder = tmp_path_factory.mktemp("relying-party")
     portal_port, rp_port = helpers.free_port(), helpers.free_port()
     with smtp_server(Inbox()) as inbox:

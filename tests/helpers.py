@@ -1,5 +1,6 @@
 """Helpers shared by the tests: constants, a hand-moved clock, form posts, a real SMTP inbox."""
 import http.cookiejar
+import os
 import re
 import socket
 import threading
@@ -12,6 +13,7 @@ from email import message_from_bytes, policy
 from itertools import count
 from pathlib import Path
 
+import pytest
 from sqlalchemy import func, select
 
 from config import TestConfig
@@ -384,6 +386,14 @@ class Visitor:
         status, page, _ = self.request(base + "/")
         self.token = re.search(r'"X-CSRFToken": "([^"]+)"', page).group(1)
         return status
+
+
+def unavailable(message):
+    """A program or service a test needs is missing: the test fails under CI=true (CI installs
+    and starts all of them), and is skipped elsewhere, with the message."""
+    if os.environ.get("CI", "").lower() == "true":
+        pytest.fail(message, pytrace=False)
+    pytest.skip(message)
 
 
 def free_port():
