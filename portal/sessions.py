@@ -37,9 +37,9 @@ class CookieSessions(SecureCookieSessionInterface):
 
 def begin(sign_in, client_ip, user_agent, device_cookie):
     """A new session for a successful SignIn: nothing of the anonymous one survives but the
-    return target (renew). The
-    server keeps a row for it (the account page lists it, and it can be closed alone). A
-    sign-in from a browser the account has not used before e-mails the owner."""
+    return target (renew). The server keeps a row for it (the account page lists it, and it
+    can be closed alone). A sign-in from a browser the account has not used before e-mails the
+    owner."""
     user = sign_in.user
     previous = sign_in.previous_login_at.isoformat() if sign_in.previous_login_at else None
     now = clock.now()

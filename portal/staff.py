@@ -21,7 +21,7 @@ from flask import current_app
 from flask.cli import AppGroup
 from sqlalchemy import select
 
-from . import accounts, audit, clock, lockout, passwords, second_factor
+from . import accounts, audit, clock, lockout, passwords, second_factor, staff_session
 from .extensions import db
 from .models import StaffMember
 
@@ -225,8 +225,6 @@ def check_networks(networks):
 
 
 def disable(staff, by, reason, agent=None):
-    from . import staff_session
-
     staff.disabled = True
     staff_session.revoke_all(staff)
     audit.record("staff_disabled", key(staff.name), OK, by, reason=reason, agent=agent)
@@ -241,8 +239,6 @@ def enable(staff, by, reason, agent=None):
 
 def reset_second_factor(staff, by, reason, agent=None):
     """The next sign-in enrols a new second factor; open sessions end."""
-    from . import staff_session
-
     second_factor.reset(staff)
     staff_session.revoke_all(staff)
     audit.record("staff_second_factor_reset", key(staff.name), OK, by, reason=reason, agent=agent)
