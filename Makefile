@@ -75,7 +75,7 @@ mutate: install-dev
 	  $(BIN)/mutmut show "$$mutant"; done > mutants/survivors.txt
 	@echo "Every mutant's verdict: mutants/results.txt; the survivors' diffs: mutants/survivors.txt."
 
-# Load test on 127.0.0.1 (wrk, about 4 minutes): the portal against a bare Flask page and a bare
+# Load test on 127.0.0.1 (wrk, about 6 minutes): the portal against a bare Flask page and a bare
 # bcrypt check; bench/run.py starts and stops every server itself and writes BENCHMARKS.md.
 bench: install
 	$(BIN)/python bench/run.py $(BENCH_ARGS)
